@@ -1,0 +1,48 @@
+# Every target sets itself up: a fresh machine needs only `make demo` or `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test lint unit bench kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/govbus dev kafka fetch
+
+system-deps:
+	bash deploy/local/install-system-deps.sh
+
+## The main job: local Kafka + SQLite, one department publishing to the base store.
+demo: setup
+	$(BIN)/govbus demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/govbus schemas check
+
+## The tests: lint, type-check, the schema gate, then pytest against real Kafka and PostgreSQL.
+test: system-deps setup lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m bench.serde
+	$(BIN)/python -m bench.publish
+	$(BIN)/python -m bench.sync
+
+kafka-up: setup
+	$(BIN)/govbus dev kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/govbus dev kafka down
+
+clean:
+	-$(BIN)/govbus dev kafka down
+	rm -rf $(VENV) .govbus

@@ -1,0 +1,225 @@
+"""The catalog of information resources (政务信息资源目录) and its validation."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from govbus._errors import ErrorCode, GovbusError
+from govbus._identifiers import mask
+from govbus._schemas import SchemaRepository
+
+
+class SharingType(StrEnum):
+    UNCONDITIONAL = "unconditional"
+    CONDITIONAL = "conditional"
+    NOT_SHARED = "not_shared"
+
+
+class Sensitivity(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    PERSONAL = "personal"
+    SENSITIVE = "sensitive"
+
+
+class EntityKind(StrEnum):
+    PERSON = "person"
+    LEGAL_ENTITY = "legal_entity"
+    CERTIFICATE = "certificate"
+
+
+class MaskRule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    keep: tuple[int, int] | None = None
+
+    def apply(self, value: str) -> str:
+        if self.keep is None:
+            return "*" * len(value)
+        return mask(value, *self.keep)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Department(_Frozen):
+    code: str
+    name: str
+    role: Literal["department", "platform", "external"] = "department"
+
+
+class FieldSpec(_Frozen):
+    name: str
+    authority: str
+    sharing: SharingType
+    sensitivity: Sensitivity = Sensitivity.INTERNAL
+    mask: MaskRule | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_authority(cls, raw: object) -> object:
+        if isinstance(raw, dict) and isinstance(raw.get("authority"), list):
+            raise ValueError(
+                f"field {raw.get('name')!r} names {len(raw['authority'])} authorities; "
+                "exactly one department may be the source of a field (一数一源)"
+            )
+        return raw
+
+    def masked(self, value: str) -> str:
+        return self.mask.apply(value) if self.mask else value
+
+
+class Resource(_Frozen):
+    code: str
+    name: str
+    entity: EntityKind
+    topic: str
+    schema_name: str
+    compatibility: Literal["BACKWARD_TRANSITIVE", "FULL_TRANSITIVE"] = "BACKWARD_TRANSITIVE"
+    update_cycle: Literal["realtime", "hourly", "daily", "weekly", "monthly", "yearly"]
+    description: str
+    licence_type_code: str | None = None
+    key: FieldSpec
+    fields: tuple[FieldSpec, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rename_schema(cls, raw: object) -> object:
+        # `schema` shadows a BaseModel attribute, so the YAML key is mapped here.
+        if isinstance(raw, dict) and "schema" in raw:
+            raw = {**raw, "schema_name": raw["schema"]}
+            del raw["schema"]
+        return raw
+
+    @property
+    def subject(self) -> str:
+        """Schema-registry subject under Confluent's TopicNameStrategy."""
+        return f"{self.topic}-value"
+
+    @cached_property
+    def fields_by_name(self) -> dict[str, FieldSpec]:
+        return {f.name: f for f in self.fields}
+
+    def field(self, name: str) -> FieldSpec:
+        try:
+            return self.fields_by_name[name]
+        except KeyError:
+            raise GovbusError(
+                ErrorCode.UNKNOWN_FIELD,
+                f"resource {self.code} has no field {name!r}",
+                field=name,
+            ) from None
+
+
+class Catalog(_Frozen):
+    departments: tuple[Department, ...]
+    resources: tuple[Resource, ...]
+
+    @cached_property
+    def departments_by_code(self) -> dict[str, Department]:
+        return {d.code: d for d in self.departments}
+
+    @cached_property
+    def resources_by_code(self) -> dict[str, Resource]:
+        return {r.code: r for r in self.resources}
+
+    def department(self, code: str) -> Department:
+        try:
+            return self.departments_by_code[code]
+        except KeyError:
+            raise GovbusError(
+                ErrorCode.UNKNOWN_DEPARTMENT, f"no department {code!r} in the catalog"
+            ) from None
+
+    def resource(self, code: str) -> Resource:
+        try:
+            return self.resources_by_code[code]
+        except KeyError:
+            raise GovbusError(
+                ErrorCode.UNKNOWN_RESOURCE, f"no resource {code!r} in the catalog"
+            ) from None
+
+    def resources_on_topic(self, topic: str) -> list[Resource]:
+        return [r for r in self.resources if r.topic == topic]
+
+    def topics(self) -> list[str]:
+        return sorted({r.topic for r in self.resources})
+
+    def resource_for_entity(self, entity: EntityKind, licence_type_code: str | None) -> Resource:
+        """The resource an event belongs to; certificates are told apart by licence type."""
+        for r in self.resources:
+            if r.entity is entity and (
+                entity is not EntityKind.CERTIFICATE or r.licence_type_code == licence_type_code
+            ):
+                return r
+        what = f"{entity} licence type {licence_type_code!r}" if licence_type_code else entity
+        raise GovbusError(ErrorCode.UNKNOWN_RESOURCE, f"no resource in the catalog for {what}")
+
+    def check_against(self, schemas: SchemaRepository, source: str = "catalog") -> None:
+        """Cross-checks the models cannot do alone; raises INVALID_CATALOG naming the field."""
+        problems: list[str] = []
+        topic_schema: dict[str, str] = {}
+        for r in self.resources:
+            previous = topic_schema.setdefault(r.topic, r.schema_name)
+            if previous != r.schema_name:
+                problems.append(
+                    f"{r.code}: topic {r.topic} already carries schema {previous}, "
+                    f"not {r.schema_name}"
+                )
+            try:
+                schema_fields = set(schemas.latest(r.schema_name).data_field_names())
+            except GovbusError:
+                problems.append(f"{r.code}: topic {r.topic} has no schema {r.schema_name!r}")
+                continue
+            seen: set[str] = set()
+            for f in (r.key, *r.fields):
+                if f.authority not in self.departments_by_code:
+                    problems.append(
+                        f"{r.code}.{f.name}: authority {f.authority!r} is not a department"
+                    )
+                if f is r.key:
+                    continue
+                if f.name in seen:
+                    problems.append(f"{r.code}.{f.name}: listed twice (one source per field)")
+                seen.add(f.name)
+                if f.name not in schema_fields:
+                    problems.append(
+                        f"{r.code}.{f.name}: not a field of schema {r.schema_name} "
+                        f"(latest v{schemas.latest(r.schema_name).version})"
+                    )
+            missing = schema_fields - seen
+            if missing:
+                problems.append(
+                    f"{r.code}: schema fields with no authority: {', '.join(sorted(missing))}"
+                )
+        if problems:
+            raise GovbusError(
+                ErrorCode.INVALID_CATALOG,
+                f"{source}: " + "; ".join(problems),
+                details={"problems": problems},
+            )
+
+
+def load_catalog(path: Path, schemas: SchemaRepository | None = None) -> Catalog:
+    """Load and validate the catalog; with `schemas`, also check it against them."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        catalog = Catalog.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise GovbusError(ErrorCode.INVALID_CATALOG, f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise GovbusError(
+            ErrorCode.INVALID_CATALOG,
+            f"{path}: " + "; ".join(problems),
+            details={"problems": problems},
+        ) from exc
+    if schemas is not None:
+        catalog.check_against(schemas, source=str(path))
+    return catalog

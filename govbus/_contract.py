@@ -1,0 +1,72 @@
+"""The contract, loaded once: catalog, schemas, and the codec between events and bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from govbus._catalog import Catalog, EntityKind, Resource, load_catalog
+from govbus._changes import EVENT_TYPES, ChangeEvent
+from govbus._errors import ErrorCode, GovbusError
+from govbus._identifiers import pseudonymize
+from govbus._schemas import SchemaRepository, SchemaVersion
+from govbus._serde import (
+    SchemaResolver,
+    decode_confluent,
+    encode_confluent,
+    make_schema_resolver,
+    read_schema_id,
+)
+from govbus._settings import Settings
+
+
+@dataclass
+class Contract:
+    catalog: Catalog
+    schemas: SchemaRepository
+    resolver: SchemaResolver
+    pseudonym_key: bytes
+
+    def latest_schema(self, resource: Resource) -> SchemaVersion:
+        return self.schemas.latest(resource.schema_name)
+
+    def encode(self, resource: Resource, event: ChangeEvent[Any]) -> bytes:
+        version = self.latest_schema(resource)
+        schema_id = self.resolver.id_for(resource.subject, version)
+        return encode_confluent(schema_id, version.parsed, event.to_avro())
+
+    def decode(self, topic: str, payload: bytes) -> ChangeEvent[Any]:
+        """Bytes from `topic` to a typed event; raises GovbusError with the reason."""
+        resources = self.catalog.resources_on_topic(topic)
+        if not resources:
+            raise GovbusError(ErrorCode.UNKNOWN_RESOURCE, f"topic {topic} is not in the catalog")
+        reader = self.latest_schema(resources[0]).parsed
+        writer = self.resolver.schema_for_id(read_schema_id(payload))
+        if writer.get("name") != reader.get("name"):
+            raise GovbusError(
+                ErrorCode.WRONG_TOPIC,
+                f"a {writer.get('name')} record on topic {topic}, "
+                f"which carries {reader.get('name')}",
+            )
+        record = decode_confluent(payload, writer, reader)
+        return EVENT_TYPES[resources[0].entity].from_avro(record)
+
+    def record_key(self, event: ChangeEvent[Any]) -> bytes:
+        """Kafka key: the entity key, or a keyed pseudonym for persons (see docs/events.md)."""
+        if event.entity is EntityKind.PERSON:
+            return pseudonymize(event.entity_key, self.pseudonym_key).encode()
+        return event.entity_key.encode()
+
+
+def load_contract(settings: Settings) -> Contract:
+    schemas = SchemaRepository(settings.schemas_dir / "avro")
+    catalog = load_catalog(settings.schemas_dir / "catalog.yaml", schemas)
+    auth = (
+        settings.schema_registry_auth.get_secret_value() if settings.schema_registry_auth else None
+    )
+    return Contract(
+        catalog=catalog,
+        schemas=schemas,
+        resolver=make_schema_resolver(schemas, settings.schema_registry_url, auth),
+        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+    )

@@ -1,0 +1,70 @@
+"""structlog setup, with a processor that keeps personal data out of every log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are personal data wherever they appear.
+PERSONAL_KEYS = frozenset(
+    {
+        "id_number",
+        "entity_key",
+        "holder_id",
+        "name",
+        "phone",
+        "legal_representative",
+        "household_address",
+        "residence_address",
+        "birth_date",
+        "data",
+        "payload",
+        "value",
+    }
+)
+# 18-character citizen identity numbers and 11-digit mobile numbers inside free text.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def scrub_text(text: str) -> str:
+    """Replace identity and phone numbers embedded in free text."""
+    return _MOBILE.sub("[phone]", _ID_NUMBER.sub("[id-number]", text))
+
+
+def redact_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        value = event_dict[key]
+        if key in PERSONAL_KEYS and key != "event":
+            event_dict[key] = "[redacted]"
+        elif isinstance(value, str):
+            event_dict[key] = scrub_text(value)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_personal_data,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks; each measures govbus against a raw baseline in the same run."""

@@ -1,0 +1,1 @@
+"""Subscribers: the base-information store sync and other consumers."""

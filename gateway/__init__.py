@@ -1,0 +1,1 @@
+"""The guard: HTTP API, schema registry, permissions, audit and operations."""

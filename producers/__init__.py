@@ -1,0 +1,1 @@
+"""Department-side publishing: the way data gets into govbus."""

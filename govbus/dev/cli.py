@@ -1,0 +1,145 @@
+"""`govbus dev ...`: local Kafka and PostgreSQL for development and tests."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import typer
+
+from govbus.dev import kafka, postgres
+from govbus.dev.jars import FetchError, fetch_jars
+
+dev_app = typer.Typer(help="Local infrastructure for development and tests.", no_args_is_help=True)
+kafka_app = typer.Typer(help="A local KRaft Kafka cluster (Java, no Docker).", no_args_is_help=True)
+postgres_app = typer.Typer(help="A throwaway PostgreSQL server on loopback.", no_args_is_help=True)
+dev_app.add_typer(kafka_app, name="kafka")
+dev_app.add_typer(postgres_app, name="postgres")
+
+NAME_OPTION = typer.Option(
+    "local", "--name", help="Cluster name; its state is .govbus/<kind>/<name>."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dev_app, name="dev")
+
+
+def _say(message: str) -> None:
+    # Progress goes to stderr so stdout carries only the address, for `$(govbus dev kafka up)`.
+    typer.echo(message, err=True)
+
+
+@kafka_app.command("fetch")
+def kafka_fetch() -> None:
+    """Download the broker's jars with Maven into the cache (once)."""
+    started = time.monotonic()
+    try:
+        fetched = fetch_jars()
+    except FetchError as error:
+        _say(str(error))
+        raise typer.Exit(1) from None
+    verb = "fetched" if fetched.downloaded else "already present"
+    _say(f"kafka jars {verb} in {fetched.directory} ({time.monotonic() - started:.1f}s)")
+
+
+@kafka_app.command("up")
+def kafka_up(
+    name: str = NAME_OPTION,
+    brokers: int = typer.Option(1, "--brokers", help="1, or 3 for a replicated quorum."),
+    secure: bool = typer.Option(False, "--secure", help="SASL/SCRAM-SHA-512 and ACLs."),
+    base_port: int | None = typer.Option(None, "--port", help="First port (default: free ports)."),
+) -> None:
+    """Start the cluster (or confirm it runs) and print its bootstrap address."""
+    status = kafka.cluster_status(name)
+    started = time.monotonic()
+    try:
+        handle = kafka.start_cluster(name, brokers, secure, base_port, log=_say)
+    except (kafka.KafkaLaunchError, FetchError, ValueError) as error:
+        _say(f"error: {error}")
+        raise typer.Exit(1) from None
+    if status is not None and status.all_running and status.healthy:
+        _say(f"kafka {name!r} already running")
+    else:
+        _say(f"kafka {name!r} up in {time.monotonic() - started:.1f}s")
+    if handle.admin is not None:
+        _say(
+            f"admin credentials: {handle.admin.mechanism} user {handle.admin.username!r}, "
+            f"password in {handle.directory / 'cluster.json'}"
+        )
+    typer.echo(handle.bootstrap_servers)
+
+
+@kafka_app.command("down")
+def kafka_down(name: str = NAME_OPTION) -> None:
+    """Stop the cluster's processes and delete its state."""
+    try:
+        stopped = kafka.stop_cluster(name)
+    except kafka.KafkaLaunchError as error:
+        _say(f"error: {error}")
+        raise typer.Exit(1) from None
+    _say(f"kafka {name!r} stopped and removed" if stopped else f"no kafka cluster {name!r}")
+
+
+@kafka_app.command("status")
+def kafka_status(name: str = NAME_OPTION) -> None:
+    """Show nodes, pids and health; exit 1 unless every node runs and serves metadata."""
+    status = kafka.cluster_status(name)
+    if status is None:
+        _say(f"no kafka cluster {name!r}")
+        raise typer.Exit(1)
+    handle = status.handle
+    typer.echo(f"cluster:   {handle.name} ({'secure' if handle.secure else 'plaintext'})")
+    typer.echo(f"bootstrap: {handle.bootstrap_servers}")
+    typer.echo(f"state:     {handle.directory}")
+    for node in handle.nodes:
+        pid = status.running.get(node.node_id)
+        state = f"running pid {pid}" if pid else "stopped"
+        typer.echo(
+            f"node {node.node_id}:    broker {node.broker_port}, "
+            f"controller {node.controller_port}, {state}"
+        )
+    typer.echo(f"healthy:   {'yes' if status.healthy else 'no'}")
+    if not (status.all_running and status.healthy):
+        raise typer.Exit(1)
+
+
+@postgres_app.command("up")
+def postgres_up(
+    name: str = NAME_OPTION,
+    port: int | None = typer.Option(None, "--port", help="Port (default: a free one)."),
+) -> None:
+    """Start the server (or confirm it runs) and print its DSN."""
+    try:
+        server = postgres.start_postgres(name, port)
+    except postgres.PostgresLaunchError as error:
+        _say(f"error: {error}")
+        raise typer.Exit(1) from None
+    _say(f"postgres {name!r} running, data in {server.data_dir}")
+    typer.echo(server.dsn())
+
+
+@postgres_app.command("down")
+def postgres_down(name: str = NAME_OPTION) -> None:
+    """Stop the server and delete its data."""
+    try:
+        stopped = postgres.stop_postgres(name)
+    except postgres.PostgresLaunchError as error:
+        _say(f"error: {error}")
+        raise typer.Exit(1) from None
+    _say(f"postgres {name!r} stopped and removed" if stopped else f"no postgres {name!r}")
+
+
+@postgres_app.command("status")
+def postgres_status(name: str = NAME_OPTION) -> None:
+    """Show the DSN and whether the server runs; exit 1 if it does not."""
+    server = postgres.load_postgres(name)
+    if server is None:
+        _say(f"no postgres {name!r}")
+        raise typer.Exit(1)
+    running = server.is_running()
+    typer.echo(f"dsn:     {server.dsn()}")
+    typer.echo(f"data:    {server.data_dir}")
+    typer.echo(f"running: {'yes, pid ' + str(server.pid()) if running else 'no'}")
+    if not running:
+        sys.exit(1)

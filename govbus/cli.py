@@ -7,6 +7,7 @@ imports the packages downstream of it.
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import entry_points
 
 import typer
@@ -16,8 +17,17 @@ app = typer.Typer(name="govbus", no_args_is_help=True, add_completion=False)
 
 def _register_plugins(root: typer.Typer) -> None:
     for entry in sorted(entry_points(group="govbus.cli"), key=lambda e: e.name):
-        register = entry.load()
-        register(root)
+        # One broken role must not take the others down (e.g. `govbus dev` while a
+        # package is half-written); say which group is missing and why.
+        try:
+            register = entry.load()
+            register(root)
+        except Exception as error:
+            print(
+                f"govbus: command group {entry.name!r} ({entry.value}) is unavailable: "
+                f"{type(error).__name__}: {error}",
+                file=sys.stderr,
+            )
 
 
 def main() -> None:

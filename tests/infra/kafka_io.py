@@ -47,9 +47,9 @@ def consume_all(
     """Read every partition from the beginning (assigned, no group coordinator involved)."""
     consumer = Consumer(
         {
-            **config,
             "group.id": f"infra-test-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": "false",
+            **config,
         }
     )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])

@@ -54,7 +54,12 @@ from govbus._serde import (
     read_schema_id,
 )
 from govbus._settings import Settings, get_settings
-from govbus._validation import check_authority, check_identifiers, validate_event
+from govbus._validation import (
+    check_authority,
+    check_identifiers,
+    resource_for_event,
+    validate_event,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -104,6 +109,7 @@ __all__ = [
     "producer_config",
     "pseudonymize",
     "read_schema_id",
+    "resource_for_event",
     "schema_mismatch",
     "scrub_text",
     "validate_citizen_id",

@@ -1,1 +1,19 @@
-"""Department-side publishing: the way data gets into govbus."""
+"""Department-side publishing: the way data gets into govbus.
+
+- `Publisher` / `AsyncPublisher`: validate, encode and produce typed change events.
+- `write_outbox_event`: the transactional outbox, relayed by `govbus relay`.
+"""
+
+from producers._async import AsyncPublisher
+from producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
+from producers._publisher import OutgoingRecord, ProducerLike, Publisher
+
+__all__ = [
+    "AsyncPublisher",
+    "DeliveryFailure",
+    "DeliveryReceipt",
+    "DeliveryResult",
+    "OutgoingRecord",
+    "ProducerLike",
+    "Publisher",
+]

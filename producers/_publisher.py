@@ -1,0 +1,306 @@
+"""`Publisher`: validate, encode and produce change events for one department.
+
+Pipeline per event: `prepare_record` (identifiers, schema, authority, size, encoding,
+CloudEvents headers) then `send_record` (produce with back-pressure, delivery report).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+import structlog
+
+from govbus import (
+    ChangeEvent,
+    Contract,
+    ErrorCode,
+    GovbusError,
+    Resource,
+    Settings,
+    check_authority,
+    check_identifiers,
+    cloudevent_headers,
+    load_contract,
+    producer_config,
+    resource_for_event,
+)
+from producers._delivery import (
+    DeliveryFailure,
+    DeliveryReceipt,
+    DeliveryResult,
+    failure_code,
+)
+from producers._metrics import PUBLISH_DELIVERED, PUBLISH_DELIVERY_FAILED, PUBLISH_REFUSED
+
+log = structlog.get_logger("govbus.producers")
+
+Headers = list[tuple[str, bytes]]
+DeliveryCallback = Callable[[DeliveryResult], None]
+# How long a full local queue waits for deliveries before trying again.
+_BACKPRESSURE_POLL = 0.05
+
+
+class ProducerLike(Protocol):
+    """The part of `confluent_kafka.Producer` the publisher uses (fakes implement it)."""
+
+    def produce(
+        self,
+        topic: str,
+        *,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        on_delivery: Callable[[Any, Any], None] | None = None,
+        headers: Any = None,
+    ) -> None: ...
+
+    def poll(self, timeout: float) -> int: ...
+
+    def flush(self, timeout: float) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """A validated, encoded event ready to produce."""
+
+    event_id: str
+    resource: str
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+
+    @property
+    def size(self) -> int:
+        return len(self.key) + len(self.value) + sum(len(k) + len(v) for k, v in self.headers)
+
+
+def refused(department: str, resource: str, error: GovbusError, event_id: str | None) -> None:
+    """Count and log one refusal: codes and field names only, never values."""
+    PUBLISH_REFUSED.labels(department=department, resource=resource, code=str(error.code)).inc()
+    log.warning(
+        "publish_refused",
+        department=department,
+        resource=resource,
+        code=str(error.code),
+        field=error.field,
+        event_id=event_id,
+    )
+
+
+class Publisher:
+    """Publishes the change events of one department, after every check passes.
+
+    `publish()` returns a `DeliveryResult`; `flush()` returns the failures since the last
+    flush. A full local queue applies back-pressure (poll, then retry): nothing is dropped.
+    """
+
+    def __init__(
+        self,
+        department: str,
+        settings: Settings | None = None,
+        *,
+        contract: Contract | None = None,
+        producer: ProducerLike | None = None,
+        producer_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self._producer: ProducerLike
+        self.settings = settings or Settings()
+        self.contract = contract or load_contract(self.settings)
+        self.department = self.contract.catalog.department(department).code
+        if producer is None:
+            from confluent_kafka import Producer
+
+            conf = producer_config(self.settings, **(producer_overrides or {}))
+            producer = Producer(conf)
+        self._producer = producer
+        self._failures: list[DeliveryFailure] = []
+        self._max_bytes = self.settings.max_event_bytes
+        self._delivered_counters: dict[str, Any] = {}
+
+    # -- validation and encoding ------------------------------------------------------
+
+    def prepare(self, event: ChangeEvent[Any], *, traceparent: str | None = None) -> OutgoingRecord:
+        """Validate and encode; raises GovbusError (counted and logged) on refusal."""
+        resource_code = "unknown"
+        event_id = str(getattr(event, "event_id", "")) or None
+        try:
+            if not isinstance(event, ChangeEvent):
+                raise GovbusError(
+                    ErrorCode.SCHEMA_MISMATCH, "not a govbus change event (PersonChanged, ...)"
+                )
+            resource = resource_for_event(self.contract.catalog, event)
+            resource_code = resource.code
+            self._check_department(event, resource)
+            check_identifiers(event)
+            check_authority(self.contract.catalog, resource, event)
+            return self._encode(resource, event, traceparent)
+        except GovbusError as exc:
+            refused(self.department, resource_code, exc, event_id)
+            raise
+
+    def _check_department(self, event: ChangeEvent[Any], resource: Resource) -> None:
+        if event.source_department != self.department:
+            raise GovbusError(
+                ErrorCode.NOT_AUTHORITATIVE,
+                f"this publisher sends for {self.department}; the event claims to come from "
+                f"{event.source_department}",
+                field="source_department",
+                details={"department": self.department, "resource": resource.code},
+            )
+
+    def _encode(
+        self, resource: Resource, event: ChangeEvent[Any], traceparent: str | None
+    ) -> OutgoingRecord:
+        try:
+            value = self.contract.encode(resource, event)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # fastavro names the field in its message; the message can hold the value, so
+            # only the exception type is kept.
+            raise GovbusError(
+                ErrorCode.SCHEMA_MISMATCH,
+                f"event does not fit schema {resource.schema_name} ({type(exc).__name__})",
+            ) from None
+        event_id = str(event.event_id)
+        key = self.contract.record_key(event)
+        headers = cloudevent_headers(
+            event_id=event_id,
+            department=self.department,
+            entity=str(event.entity),
+            occurred_at=event.occurred_at,
+            subject=key.decode(),
+            traceparent=traceparent,
+        )
+        record = OutgoingRecord(event_id, resource.code, resource.topic, key, value, headers)
+        if record.size > self._max_bytes:
+            raise GovbusError(
+                ErrorCode.PAYLOAD_TOO_LARGE,
+                f"event of {record.size} bytes exceeds the limit of {self._max_bytes} bytes",
+                details={"size": record.size, "limit": self._max_bytes},
+            )
+        return record
+
+    # -- producing ----------------------------------------------------------------------
+
+    def publish(
+        self,
+        event: ChangeEvent[Any],
+        *,
+        traceparent: str | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> DeliveryResult:
+        """Validate, encode and produce one event; the result resolves on the broker's ack."""
+        return self.send(self.prepare(event, traceparent=traceparent), on_delivery=on_delivery)
+
+    def send(
+        self, record: OutgoingRecord, *, on_delivery: DeliveryCallback | None = None
+    ) -> DeliveryResult:
+        """Produce an already prepared record, waiting (never dropping) while the queue is full."""
+        result = self.try_send(record, on_delivery=on_delivery)
+        while result is None:
+            self._producer.poll(_BACKPRESSURE_POLL)
+            result = self.try_send(record, on_delivery=on_delivery)
+        return result
+
+    def try_send(
+        self, record: OutgoingRecord, *, on_delivery: DeliveryCallback | None = None
+    ) -> DeliveryResult | None:
+        """Produce once; None when the local queue is full (the caller decides how to wait)."""
+        result = DeliveryResult(record.event_id, record.topic, self._producer.poll)
+        if on_delivery is not None:
+            result.add_done_callback(on_delivery)
+        report = _DeliveryReport(self, result)
+        try:
+            self._producer.produce(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                on_delivery=report,
+                headers=record.headers,
+            )
+        except BufferError:
+            return None
+        except Exception as exc:  # KafkaException: fatal producer state, unknown topic...
+            raise GovbusError(
+                ErrorCode.BROKER_UNAVAILABLE,
+                f"could not produce to {record.topic}: {type(exc).__name__}",
+            ) from exc
+        return result
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports; returns how many were served."""
+        return self._producer.poll(timeout)
+
+    def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
+        """Wait for every outstanding delivery; returns the failures since the last flush.
+
+        Events still unacknowledged at the timeout are reported as BROKER_UNAVAILABLE by
+        their `DeliveryResult`s later; `pending()` says how many remain.
+        """
+        deadline = time.monotonic() + timeout
+        remaining = self._producer.flush(timeout)
+        while remaining and time.monotonic() < deadline:
+            remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        failures, self._failures = self._failures, []
+        return failures
+
+    def pending(self) -> int:
+        return len(self._producer)
+
+    def close(self, timeout: float = 30.0) -> list[DeliveryFailure]:
+        return self.flush(timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- delivery reports (called from poll/flush) -------------------------------------
+
+    def _delivered(self, result: DeliveryResult, err: Any, msg: Any) -> None:
+        if err is None:
+            counter = self._delivered_counters.get(result.topic)
+            if counter is None:
+                counter = PUBLISH_DELIVERED.labels(self.department, result.topic)
+                self._delivered_counters[result.topic] = counter
+            counter.inc()
+            receipt = DeliveryReceipt(result.event_id, result.topic, msg.partition(), msg.offset())
+            result._resolve(receipt, None)
+            return
+        code = failure_code(err)
+        failure = DeliveryFailure(result.event_id, result.topic, code, str(err.str()))
+        PUBLISH_DELIVERY_FAILED.labels(self.department, result.topic, str(code)).inc()
+        log.error(
+            "publish_delivery_failed",
+            department=self.department,
+            topic=result.topic,
+            event_id=result.event_id,
+            code=str(code),
+            reason=failure.message,
+        )
+        self._failures.append(failure)
+        result._resolve(None, failure)
+
+
+class _DeliveryReport:
+    """The on_delivery callable handed to librdkafka for one event."""
+
+    __slots__ = ("publisher", "result")
+
+    def __init__(self, publisher: Publisher, result: DeliveryResult) -> None:
+        self.publisher = publisher
+        self.result = result
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        self.publisher._delivered(self.result, err, msg)

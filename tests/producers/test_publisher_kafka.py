@@ -1,0 +1,116 @@
+"""The Publisher against the real broker: acks, order, headers, async, broker down."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from confluent_kafka import Consumer
+
+from govbus import (
+    Contract,
+    ErrorCode,
+    GovbusError,
+    PersonChanged,
+    PersonData,
+    Settings,
+    ensure_topics,
+    parse_cloudevent_headers,
+)
+from govbus.testing import KafkaEndpoint
+from producers import AsyncPublisher, Publisher
+
+pytestmark = pytest.mark.kafka
+CITIZEN_ID = "11010519491231002X"
+TOPIC = "govbus.base.person"
+
+
+def read_all(kafka: KafkaEndpoint, topic: str, expected: int) -> list[tuple[bytes, list]]:
+    consumer = Consumer(
+        kafka.client_config(group_id=f"t-{id(object())}", auto_offset_reset="earliest")
+    )
+    consumer.subscribe([topic])
+    seen: list[tuple[bytes, list]] = []
+    idle = 0
+    try:
+        for _ in range(300):
+            message = consumer.poll(0.2)
+            if message is None:
+                idle += 1
+                if seen and idle >= 5:
+                    break
+                continue
+            idle = 0
+            if message.error() is None:
+                seen.append((message.value(), message.headers()))
+            if len(seen) >= expected:
+                break
+    finally:
+        consumer.close()
+    return seen
+
+
+def test_published_events_are_acknowledged_and_readable(
+    kafka: KafkaEndpoint, contract: Contract
+) -> None:
+    settings = Settings(bootstrap_servers=kafka.bootstrap_servers)
+    ensure_topics(kafka.client_config(), [TOPIC], partitions=1)
+    events = [
+        PersonChanged.upsert(
+            department="PSB", key=CITIZEN_ID, sequence=n, data=PersonData(name=f"n{n}")
+        )
+        for n in range(50)
+    ]
+    with Publisher("PSB", settings, contract=contract) as publisher:
+        results = [publisher.publish(e) for e in events]
+        assert publisher.flush(30) == []
+    receipts = [r.result(0) for r in results]
+    offsets = [r.offset for r in receipts]
+    assert offsets == sorted(offsets) and len(set(offsets)) == 50
+    wanted = {str(e.event_id) for e in events}
+    found = []
+    for value, headers in read_all(kafka, TOPIC, expected=10**9):
+        attributes = parse_cloudevent_headers(headers)
+        if attributes.id in wanted:
+            found.append(contract.decode(TOPIC, value))
+    assert found == events
+
+
+def test_async_publisher_awaits_broker_acknowledgement(
+    kafka: KafkaEndpoint, contract: Contract
+) -> None:
+    settings = Settings(bootstrap_servers=kafka.bootstrap_servers)
+    ensure_topics(kafka.client_config(), [TOPIC], partitions=1)
+
+    async def main() -> list[int]:
+        async with AsyncPublisher("PSB", settings, contract=contract) as publisher:
+            futures = [
+                await publisher.enqueue(
+                    PersonChanged.upsert(
+                        department="PSB", key=CITIZEN_ID, sequence=n, data=PersonData(sex="1")
+                    )
+                )
+                for n in range(20)
+            ]
+            return [r.offset for r in await asyncio.gather(*futures)]
+
+    offsets = asyncio.run(main())
+    assert offsets == sorted(offsets) and min(offsets) >= 0
+
+
+def test_an_unreachable_broker_is_broker_unavailable(contract: Contract) -> None:
+    settings = Settings(bootstrap_servers="127.0.0.1:1")
+    publisher = Publisher(
+        "PSB",
+        settings,
+        contract=contract,
+        producer_overrides={"message.timeout.ms": 1500, "log_level": 0},
+    )
+    result = publisher.publish(
+        PersonChanged.upsert(department="PSB", key=CITIZEN_ID, sequence=1, data=PersonData(sex="2"))
+    )
+    failures = publisher.flush(10)
+    assert [f.code for f in failures] == [ErrorCode.BROKER_UNAVAILABLE]
+    with pytest.raises(GovbusError) as caught:
+        result.result(0)
+    assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE

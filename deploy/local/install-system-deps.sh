@@ -18,7 +18,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$EUID" -ne 0 ]; then
     echo "system deps missing: ${missing[*]}" >&2
     echo "install as root: apt-get install -y --no-install-recommends" \
         "${missing[*]/#java/openjdk-17-jre-headless}" >&2

@@ -1,1 +1,37 @@
-"""Subscribers: the base-information store sync and other consumers."""
+"""Subscribers: the base-information store and its sync service.
+
+Pipeline: `decode_record` (bytes → event or rejection) → `validate_record` (catalog checks)
+→ `apply_batch` (one store transaction per batch, offsets included).
+"""
+
+from consumers._apply import (
+    BatchItem,
+    BatchResult,
+    KafkaPosition,
+    RejectedRecord,
+    SourcedEvent,
+    apply_batch,
+)
+from consumers._store import (
+    EntityState,
+    FieldProvenance,
+    QuarantineRow,
+    Store,
+    StoredRecord,
+    open_store,
+)
+
+__all__ = [
+    "BatchItem",
+    "BatchResult",
+    "EntityState",
+    "FieldProvenance",
+    "KafkaPosition",
+    "QuarantineRow",
+    "RejectedRecord",
+    "SourcedEvent",
+    "Store",
+    "StoredRecord",
+    "apply_batch",
+    "open_store",
+]

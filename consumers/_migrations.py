@@ -1,0 +1,137 @@
+"""Versioned store migrations: one list for both backends, recorded in `schema_migrations`.
+
+Statements use `{placeholders}` for the few types the dialects spell differently.
+A migration, once released, is never edited: add a new one.
+
+Layout choice: one typed column per catalog field rather than a JSON document. Upserts
+rewrite whole rows either way (the merge happens in memory per batch), but typed columns
+let readers index and filter (`valid_to`, `holder_id`, `status`) without JSON operators,
+and COPY/executemany of flat tuples is the fastest bulk path on both drivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DIALECTS: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "text": "TEXT",
+        "date": "TEXT",
+        "numeric": "TEXT",
+        "json": "TEXT",
+        "bytes": "BLOB",
+        "ts": "TEXT",
+        "bool": "INTEGER",
+        "uuid": "TEXT",
+        "bigint": "INTEGER",
+        "id_pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "false": "0",
+    },
+    "postgresql": {
+        "text": "text",
+        "date": "date",
+        "numeric": "numeric(22, 2)",
+        "json": "jsonb",
+        "bytes": "bytea",
+        "ts": "timestamptz",
+        "bool": "boolean",
+        "uuid": "uuid",
+        "bigint": "bigint",
+        "id_pk": "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "false": "false",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+    def render(self, dialect: str) -> list[str]:
+        types = DIALECTS[dialect]
+        return [statement.format(**types) for statement in self.statements]
+
+
+_ENTITY_META = """
+    deleted {bool} NOT NULL DEFAULT {false},
+    updated_at {ts} NOT NULL"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "current state, field provenance, offsets, processed events, quarantine",
+        (
+            """CREATE TABLE persons (
+    entity_key {text} PRIMARY KEY,
+    name {text}, sex {text}, birth_date {date}, ethnicity {text},
+    household_address {text}, residence_address {text}, marital_status {text},
+    education {text}, phone {text}, death_date {date},"""
+            + _ENTITY_META
+            + ")",
+            """CREATE TABLE legal_entities (
+    entity_key {text} PRIMARY KEY,
+    name {text}, entity_type {text}, legal_representative {text},
+    registered_capital {numeric}, registered_address {text}, business_scope {text},
+    establishment_date {date}, status {text}, registration_authority {text},
+    tax_credit_rating {text},"""
+            + _ENTITY_META
+            + ")",
+            """CREATE TABLE certificates (
+    entity_key {text} PRIMARY KEY,
+    licence_type_code {text}, licence_number {text}, holder_id {text}, holder_type {text},
+    issuer_uscc {text}, issue_date {date}, valid_from {date}, valid_to {date},
+    status {text}, attributes {json},
+    holder_known {bool} NOT NULL DEFAULT {false},"""
+            + _ENTITY_META
+            + ")",
+            "CREATE INDEX certificates_holder ON certificates (holder_type, holder_id)",
+            """CREATE TABLE field_provenance (
+    entity_type {text} NOT NULL,
+    entity_key {text} NOT NULL,
+    field {text} NOT NULL,
+    source_department {text} NOT NULL,
+    event_id {uuid} NOT NULL,
+    source_sequence {bigint} NOT NULL,
+    occurred_at {ts} NOT NULL,
+    applied_at {ts} NOT NULL,
+    PRIMARY KEY (entity_type, entity_key, field))""",
+            """CREATE TABLE applied_offsets (
+    consumer_group {text} NOT NULL,
+    topic {text} NOT NULL,
+    kafka_partition {bigint} NOT NULL,
+    next_offset {bigint} NOT NULL,
+    updated_at {ts} NOT NULL,
+    PRIMARY KEY (consumer_group, topic, kafka_partition))""",
+            "CREATE TABLE processed_events (event_id {uuid} PRIMARY KEY)",
+            """CREATE TABLE quarantine (
+    id {id_pk},
+    topic {text} NOT NULL,
+    kafka_partition {bigint} NOT NULL,
+    kafka_offset {bigint} NOT NULL,
+    error_code {text} NOT NULL,
+    reason {text} NOT NULL,
+    headers {json} NOT NULL,
+    record_key {bytes},
+    record_value {bytes},
+    quarantined_at {ts} NOT NULL)""",
+        ),
+    ),
+)
+
+STATE_TABLES = (
+    "persons",
+    "legal_entities",
+    "certificates",
+    "field_provenance",
+    "applied_offsets",
+    "processed_events",
+    "quarantine",
+)
+"""Every table a rebuild empties (everything but `schema_migrations`)."""
+
+SCHEMA_MIGRATIONS_DDL = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version {bigint} PRIMARY KEY,
+    description {text} NOT NULL,
+    applied_at {ts} NOT NULL)"""

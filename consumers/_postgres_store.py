@@ -1,0 +1,312 @@
+"""PostgreSQL backend (psycopg 3): COPY into temporary tables, then INSERT … ON CONFLICT."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
+from consumers._store import (
+    EntityRow,
+    EntityState,
+    FieldProvenance,
+    QuarantineRow,
+    StoredRecord,
+    TopicPartition,
+)
+from consumers._tables import TABLES, ColumnType, columns
+from govbus import EntityKind
+
+_HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
+_MIGRATION_LOCK = 0x60B05_0001
+_PROVENANCE_COLUMNS = (
+    "entity_type, entity_key, field, source_department, event_id, source_sequence, "
+    "occurred_at, applied_at"
+)
+
+
+def _to_db(value: Any, ctype: ColumnType) -> Any:
+    if value is not None and ctype is ColumnType.JSON:
+        return Jsonb(value)
+    return value
+
+
+def _copy_rows(
+    cur: psycopg.Cursor[Any], table: str, names: str, rows: Iterable[Sequence[Any]]
+) -> None:
+    with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+class _PostgresWriter:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._cur = conn.cursor()
+
+    def lock_offsets(
+        self, group: str, partitions: Collection[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        # Advisory locks also cover partitions with no offsets row yet; sorted: no deadlock.
+        for topic, partition in sorted(partitions):
+            self._cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"{group}\x1f{topic}\x1f{partition}",),
+            )
+        self._cur.execute(
+            "SELECT topic, kafka_partition, next_offset FROM applied_offsets "
+            "WHERE consumer_group = %s",
+            (group,),
+        )
+        wanted = set(partitions)
+        return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
+
+    def known_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        self._cur.execute(
+            "SELECT event_id FROM processed_events WHERE event_id = ANY(%s)", (list(event_ids),)
+        )
+        return {row[0] for row in self._cur.fetchall()}
+
+    def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]:
+        names = list(columns(kind))
+        key_list = list(keys)
+        self._cur.execute(
+            f"SELECT entity_key, deleted, {', '.join(names)} FROM {TABLES[kind]} "
+            "WHERE entity_key = ANY(%s)",
+            (key_list,),
+        )
+        states = {
+            row[0]: EntityState(dict(zip(names, row[2:], strict=True)), exists=True, deleted=row[1])
+            for row in self._cur.fetchall()
+        }
+        self._cur.execute(
+            "SELECT entity_key, field, source_sequence FROM field_provenance "
+            "WHERE entity_type = %s AND entity_key = ANY(%s)",
+            (str(kind), key_list),
+        )
+        for key, name, sequence in self._cur.fetchall():
+            if key in states:
+                states[key].sequences[name] = sequence
+        return states
+
+    def upsert_entities(self, kind: EntityKind, rows: Sequence[EntityRow]) -> None:
+        cols = columns(kind)
+        names = ["entity_key", *cols, "deleted", "updated_at"]
+        table = TABLES[kind]
+        _copy_rows(
+            self._cur,
+            f"tmp_{table}",
+            ", ".join(names),
+            (
+                (
+                    r.key,
+                    *(_to_db(r.values.get(n), t) for n, t in cols.items()),
+                    r.deleted,
+                    r.updated_at,
+                )
+                for r in rows
+            ),
+        )
+        updates = ", ".join(f"{n} = excluded.{n}" for n in names[1:])
+        self._cur.execute(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM tmp_{table} "
+            f"ON CONFLICT (entity_key) DO UPDATE SET {updates}"
+        )
+        self._cur.execute(f"TRUNCATE tmp_{table}")
+
+    def upsert_provenance(self, rows: Sequence[FieldProvenance]) -> None:
+        _copy_rows(
+            self._cur,
+            "tmp_field_provenance",
+            _PROVENANCE_COLUMNS,
+            (
+                (
+                    str(p.entity),
+                    p.entity_key,
+                    p.field,
+                    p.source_department,
+                    p.event_id,
+                    p.source_sequence,
+                    p.occurred_at,
+                    p.applied_at,
+                )
+                for p in rows
+            ),
+        )
+        self._cur.execute(
+            f"INSERT INTO field_provenance ({_PROVENANCE_COLUMNS}) "
+            f"SELECT {_PROVENANCE_COLUMNS} FROM tmp_field_provenance "
+            "ON CONFLICT (entity_type, entity_key, field) DO UPDATE SET "
+            "source_department = excluded.source_department, event_id = excluded.event_id, "
+            "source_sequence = excluded.source_sequence, occurred_at = excluded.occurred_at, "
+            "applied_at = excluded.applied_at"
+        )
+        self._cur.execute("TRUNCATE tmp_field_provenance")
+
+    def record_processed(self, event_ids: Collection[uuid.UUID]) -> None:
+        self._cur.execute(
+            "INSERT INTO processed_events (event_id) SELECT unnest(%s::uuid[]) "
+            "ON CONFLICT DO NOTHING",
+            (list(event_ids),),
+        )
+
+    def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
+        self._cur.executemany(
+            "INSERT INTO quarantine (topic, kafka_partition, kafka_offset, error_code, reason, "
+            "headers, record_key, record_value, quarantined_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    q.topic,
+                    q.partition,
+                    q.offset,
+                    q.error_code,
+                    q.reason,
+                    Jsonb(q.headers),
+                    q.record_key,
+                    q.record_value,
+                    q.quarantined_at,
+                )
+                for q in rows
+            ],
+        )
+
+    def save_offsets(self, group: str, offsets: dict[TopicPartition, int], at: datetime) -> None:
+        self._cur.executemany(
+            "INSERT INTO applied_offsets (consumer_group, topic, kafka_partition, next_offset, "
+            "updated_at) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET "
+            "next_offset = excluded.next_offset, updated_at = excluded.updated_at",
+            [(group, t, p, o, at) for (t, p), o in offsets.items()],
+        )
+
+    def refresh_holder_links(
+        self, certificate_keys: Collection[str], holders: dict[EntityKind, Collection[str]]
+    ) -> None:
+        known = " ".join(
+            f"WHEN '{kind}' THEN EXISTS (SELECT 1 FROM {table} h "
+            "WHERE h.entity_key = certificates.holder_id AND NOT h.deleted)"
+            for kind, table in _HOLDER_TABLES.items()
+        )
+        update = f"UPDATE certificates SET holder_known = CASE holder_type {known} ELSE false END "
+        if certificate_keys:
+            self._cur.execute(update + "WHERE entity_key = ANY(%s)", (list(certificate_keys),))
+        for kind, keys in holders.items():
+            if keys:
+                self._cur.execute(
+                    update + "WHERE holder_type = %s AND holder_id = ANY(%s)",
+                    (str(kind), list(keys)),
+                )
+
+
+class PostgresStore:
+    """The store in PostgreSQL; any number of sync instances may share it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
+        self._migrate()
+        for table in (*TABLES.values(), "field_provenance"):
+            self._conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+
+    def _migrate(self) -> None:
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            self._conn.execute(
+                SCHEMA_MIGRATIONS_DDL.format(bigint="bigint", text="text", ts="timestamptz")
+            )
+            done = {v for (v,) in self._conn.execute("SELECT version FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                for statement in migration.render("postgresql"):
+                    self._conn.execute(statement.encode())
+                self._conn.execute(
+                    "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                    (migration.version, migration.description, datetime.now(UTC)),
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresWriter]:
+        with self._conn.transaction():
+            yield _PostgresWriter(self._conn)
+
+    def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
+        rows = self._conn.execute(
+            "SELECT topic, kafka_partition, next_offset FROM applied_offsets "
+            "WHERE consumer_group = %s",
+            (group,),
+        ).fetchall()
+        return {(t, p): o for t, p, o in rows}
+
+    def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
+        names = list(columns(kind))
+        extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
+        row = self._conn.execute(
+            f"SELECT deleted, updated_at{extra}, {', '.join(names)} FROM {TABLES[kind]} "
+            "WHERE entity_key = %s",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        provenance = [
+            FieldProvenance(kind, key, *rest)
+            for rest in self._conn.execute(
+                "SELECT field, source_department, event_id, source_sequence, occurred_at, "
+                "applied_at FROM field_provenance WHERE entity_type = %s AND entity_key = %s "
+                "ORDER BY field",
+                (str(kind), key),
+            ).fetchall()
+        ]
+        return StoredRecord(
+            entity=kind,
+            key=key,
+            values=dict(zip(names, row[3:], strict=True)),
+            deleted=row[0],
+            updated_at=row[1],
+            holder_known=row[2],
+            provenance=provenance,
+        )
+
+    def count(self, kind: EntityKind) -> int:
+        row = self._conn.execute(f"SELECT count(*) FROM {TABLES[kind]}").fetchone()
+        return int(row[0]) if row else 0
+
+    def processed_count(self) -> int:
+        row = self._conn.execute("SELECT count(*) FROM processed_events").fetchone()
+        return int(row[0]) if row else 0
+
+    def quarantined(self) -> list[QuarantineRow]:
+        return [
+            QuarantineRow(t, p, o, c, r, [tuple(h) for h in hs], k, v, at)
+            for t, p, o, c, r, hs, k, v, at in self._conn.execute(
+                "SELECT topic, kafka_partition, kafka_offset, error_code, reason, headers, "
+                "record_key, record_value, quarantined_at FROM quarantine ORDER BY id"
+            ).fetchall()
+        ]
+
+    def iter_records(self, kind: EntityKind) -> Iterator[tuple[str, dict[str, Any], bool]]:
+        names = list(columns(kind))
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT entity_key, deleted, {', '.join(names)} FROM {TABLES[kind]} "
+                "ORDER BY entity_key"
+            )
+            for row in cur:
+                yield row[0], dict(zip(names, row[2:], strict=True)), row[1]
+
+    def reset(self) -> None:
+        with self._conn.transaction():
+            self._conn.execute(f"TRUNCATE {', '.join(STATE_TABLES)}")
+
+    def close(self) -> None:
+        self._conn.close()

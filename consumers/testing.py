@@ -1,0 +1,154 @@
+"""Test support for the store sync: identifiers, event builders and a reference model.
+
+The reference model applies the documented rules of `apply_batch` with plain dicts, written
+independently of the store code, so tests can compare a store against it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from stdnum.cn import ric
+
+from govbus import (
+    Catalog,
+    CertificateChanged,
+    CertificateData,
+    ChangeEvent,
+    EntityKind,
+    LegalEntityChanged,
+    LegalEntityData,
+    PersonChanged,
+    PersonData,
+    Settings,
+)
+from govbus._identifiers import uscc_check_character
+
+
+def citizen_id(n: int) -> str:
+    """A valid identity number, distinct for each n < 1000 * 28 * 12."""
+    serial, rest = n % 1000, n // 1000
+    day, month = rest % 28 + 1, (rest // 28) % 12 + 1
+    body = f"110105{1950 + rest // 336:04d}{month:02d}{day:02d}{serial:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def uscc(n: int) -> str:
+    """A valid unified social credit code, distinct per n."""
+    body = f"91110000{n:09d}"
+    return body + uscc_check_character(body)
+
+
+MARRIAGE = "11100000000000000B"
+BUSINESS_LICENCE = "11100000000000000A"
+
+
+def person(key: str, sequence: int, department: str = "PSB", **fields: Any) -> PersonChanged:
+    return PersonChanged.upsert(
+        department=department, key=key, sequence=sequence, data=PersonData(**fields)
+    )
+
+
+def legal_entity(
+    key: str, sequence: int, department: str = "AMR", **fields: Any
+) -> LegalEntityChanged:
+    return LegalEntityChanged.upsert(
+        department=department, key=key, sequence=sequence, data=LegalEntityData(**fields)
+    )
+
+
+def certificate(
+    licence_type: str, number: str, sequence: int, department: str, **fields: Any
+) -> CertificateChanged:
+    return CertificateChanged.upsert(
+        department=department,
+        key=f"{licence_type}:{number}",
+        sequence=sequence,
+        data=CertificateData(**fields),
+    )
+
+
+def plain(value: Any) -> Any:
+    """One comparable form for values read from either backend."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value.quantize(Decimal("0.01")))
+    return value
+
+
+def test_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@dataclass
+class ReferenceRecord:
+    values: dict[str, Any] = field(default_factory=dict)
+    sequences: dict[str, int] = field(default_factory=dict)
+    deleted: bool = False
+
+
+@dataclass
+class ReferenceModel:
+    """Expected final state: (kind, key) → values and deleted flag."""
+
+    catalog: Catalog
+    records: dict[tuple[EntityKind, str], ReferenceRecord] = field(default_factory=dict)
+    seen: set[uuid.UUID] = field(default_factory=set)
+
+    def apply(self, event: ChangeEvent[Any]) -> None:
+        if event.event_id in self.seen:
+            return
+        self.seen.add(event.event_id)
+        licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
+        resource = self.catalog.resource_for_entity(event.entity, licence)
+        record = self.records.setdefault((event.entity, event.entity_key), ReferenceRecord())
+        key_authority = resource.key.authority
+        s = event.source_sequence
+        if event.operation == "DELETE":
+            if event.source_department != key_authority:
+                return
+            own = [f.name for f in resource.fields if f.authority == key_authority]
+            own.append("_record")
+            if all(s > record.sequences.get(n, -1) for n in own):
+                record.values = {}
+                record.deleted = True
+                record.sequences.update(dict.fromkeys(own, s))
+            return
+        for name, value in event.changed_values().items():
+            if resource.field(name).authority != event.source_department:
+                continue
+            if s > record.sequences.get(name, -1):
+                record.values[name] = value
+                record.sequences[name] = s
+        if (
+            record.deleted
+            and event.source_department == key_authority
+            and s > record.sequences.get("_record", -1)
+        ):
+            record.deleted = False
+            record.sequences["_record"] = s
+
+    def expected(self, kind: EntityKind) -> dict[str, tuple[dict[str, Any], bool]]:
+        return {
+            key: (
+                {n: plain(v) for n, v in r.values.items() if v is not None},
+                r.deleted,
+            )
+            for (k, key), r in self.records.items()
+            if k is kind
+        }
+
+
+def store_state(store: Any, kind: EntityKind) -> dict[str, tuple[dict[str, Any], bool]]:
+    return {
+        key: ({n: plain(v) for n, v in values.items() if v is not None}, deleted)
+        for key, values, deleted in store.iter_records(kind)
+    }

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consumers import Store, open_store
+from govbus import Catalog, Contract, Settings, load_contract
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    return load_contract(Settings())
+
+
+@pytest.fixture(scope="session")
+def catalog(contract: Contract) -> Catalog:
+    return contract.catalog
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'base.db'}"
+    dsn: str = request.getfixturevalue("pg_database")
+    return dsn
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()

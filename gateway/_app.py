@@ -1,0 +1,34 @@
+"""The gateway application: a thin composition of routers over shared state.
+
+Add a router by passing it in `extra_routers` or by listing it in `create_app` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from gateway._auth import CredentialStore
+from gateway._db import open_database
+from gateway._errors import install_error_handlers
+from gateway._settings import GatewaySettings
+from gateway.registry import RegistryStore, registry_router
+
+
+def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
+    app = FastAPI(title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.credentials = CredentialStore.from_file(settings.gateway_credentials)
+    app.state.db = open_database(settings.gateway_db)
+    app.state.registry = RegistryStore(app.state.db)
+    install_error_handlers(app)
+    app.include_router(registry_router)
+    for router in extra_routers:
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

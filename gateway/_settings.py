@@ -1,0 +1,19 @@
+"""Gateway settings: the shared govbus settings plus the gateway's database and credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from govbus import Settings
+from govbus._settings import REPO_ROOT
+
+
+class GatewaySettings(Settings):
+    """Read from `GOVBUS_*` like the core settings, e.g. `GOVBUS_GATEWAY_DB`."""
+
+    # sqlite:///path (default) or postgresql://... for a shared, durable gateway database.
+    gateway_db: str = "sqlite:///gateway.db"
+    # YAML with principals and salted secret hashes; the shipped file holds dev credentials.
+    gateway_credentials: Path = REPO_ROOT / "deploy" / "local" / "gateway-credentials.yaml"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8081

@@ -46,12 +46,22 @@ def kafka_fetch() -> None:
 @kafka_app.command("up")
 def kafka_up(
     name: str = NAME_OPTION,
-    brokers: int = typer.Option(1, "--brokers", help="1, or 3 for a replicated quorum."),
-    secure: bool = typer.Option(False, "--secure", help="SASL/SCRAM-SHA-512 and ACLs."),
+    brokers: int | None = typer.Option(
+        None, "--brokers", help="1, or 3 for a replicated quorum [default: 1, or as running]."
+    ),
+    secure: bool | None = typer.Option(
+        None, "--secure/--plaintext", help="SASL/SCRAM-SHA-512 and ACLs [default: plaintext]."
+    ),
     base_port: int | None = typer.Option(None, "--port", help="First port (default: free ports)."),
 ) -> None:
     """Start the cluster (or confirm it runs) and print its bootstrap address."""
     status = kafka.cluster_status(name)
+    # Unspecified options mean "as it is", so a bare `up` on any running cluster is a no-op.
+    recorded = status.handle if status is not None else None
+    if brokers is None:
+        brokers = len(recorded.nodes) if recorded else 1
+    if secure is None:
+        secure = recorded.secure if recorded else False
     started = time.monotonic()
     try:
         handle = kafka.start_cluster(name, brokers, secure, base_port, log=_say)

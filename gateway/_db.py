@@ -90,8 +90,8 @@ class PostgresDatabase:
 
 
 def open_database(url: str) -> Database:
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresDatabase(url)
+    if url.startswith(("postgresql://", "postgres://")) or "dbname=" in url:
+        return PostgresDatabase(url)  # a URL or a libpq key=value DSN
     if url.startswith("sqlite:///"):
         return SqliteDatabase(url, url.removeprefix("sqlite:///"))
     raise ValueError("gateway database URL must start with sqlite:/// or postgresql://")

@@ -6,6 +6,7 @@
 
 from producers._async import AsyncPublisher
 from producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
+from producers._outbox_tables import create_outbox_table, write_outbox_event
 from producers._publisher import OutgoingRecord, ProducerLike, Publisher
 
 __all__ = [
@@ -16,4 +17,6 @@ __all__ = [
     "OutgoingRecord",
     "ProducerLike",
     "Publisher",
+    "create_outbox_table",
+    "write_outbox_event",
 ]

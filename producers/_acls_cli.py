@@ -1,0 +1,34 @@
+"""`govbus admin acls sync`: print and apply the ACL plan."""
+
+from __future__ import annotations
+
+import typer
+
+from govbus import GovbusError, Settings, admin_config, load_contract
+from producers._acls import sync_acls
+
+
+def acls_sync_command(*, dry_run: bool, principal_template: str, lowercase: bool) -> None:
+    settings = Settings()
+    try:
+        catalog = load_contract(settings).catalog
+        plan = sync_acls(
+            admin_config(settings),
+            catalog,
+            template=principal_template,
+            lowercase=lowercase,
+            dry_run=dry_run,
+        )
+    except GovbusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # KafkaException: unreachable, not authorised
+        typer.echo(f"error: could not sync ACLs: {exc}", err=True)
+        raise typer.Exit(1) from None
+    verb = "would " if dry_run else ""
+    for acl in plan.create:
+        typer.echo(f"{verb}create: ALLOW {acl.principal} {acl.operation} topic {acl.topic}")
+    for acl in plan.delete:
+        typer.echo(f"{verb}delete: ALLOW {acl.principal} {acl.operation} topic {acl.topic}")
+    if plan.empty:
+        typer.echo("ACLs already match the catalog")

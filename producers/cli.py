@@ -1,0 +1,97 @@
+"""`govbus relay`, `govbus publish` and `govbus admin acls sync`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DepartmentOption = Annotated[
+    str, typer.Option("--department", "-d", help="Department code from the catalog, e.g. PSB")
+]
+
+
+def relay(
+    db: Annotated[str, typer.Option(help="postgresql://... or sqlite:///path/to.db")],
+    department: DepartmentOption,
+    batch_size: Annotated[int, typer.Option(help="Rows per claim")] = 2000,
+    create_table: Annotated[
+        bool, typer.Option(help="Create govbus_outbox (and its trigger) if missing")
+    ] = False,
+    until_empty: Annotated[
+        bool, typer.Option(help="Exit once every committed row is sent")
+    ] = False,
+) -> None:
+    """Publish the department's outbox rows in order per aggregate, marking them sent on ack."""
+    from govbus import GovbusError, Settings, configure_logging
+    from producers._outbox_store import connect, open_outbox
+    from producers._outbox_tables import create_outbox_table
+    from producers._publisher import Publisher
+    from producers._relay import run_relay
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if create_table:
+        conn = connect(db)
+        create_outbox_table(conn)
+        conn.commit()
+        conn.close()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        publisher = Publisher(department, settings)
+    except GovbusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    store = open_outbox(db)
+    try:
+        with publisher:
+            stats = run_relay(
+                store, publisher, stop=stop, until_empty=until_empty, batch_size=batch_size
+            )
+    finally:
+        store.close()
+    typer.echo(f"sent {stats.sent}, refused {stats.refused}")
+
+
+def publish(
+    file: Annotated[Path, typer.Argument(help="JSON Lines (.jsonl) or CSV (.csv) file")],
+    department: DepartmentOption,
+    resource: Annotated[str, typer.Option("--resource", "-r", help="Resource code")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)")
+    ] = None,
+) -> None:
+    """Publish a file of records; rerunning it only produces duplicates consumers drop."""
+    from producers._file_cli import publish_file_command
+
+    publish_file_command(file, department, resource, rejects)
+
+
+admin_app = typer.Typer(name="admin", help="Platform administration.", no_args_is_help=True)
+acls_app = typer.Typer(name="acls", help="Kafka ACLs derived from the catalog.")
+admin_app.add_typer(acls_app)
+
+
+@acls_app.command("sync")
+def acls_sync(
+    dry_run: Annotated[bool, typer.Option(help="Print the plan, change nothing")] = False,
+    principal_template: Annotated[
+        str, typer.Option(help="Kafka principal of a department; {code} is its code")
+    ] = "User:{code}",
+    lowercase: Annotated[bool, typer.Option(help="Lower-case department codes")] = True,
+) -> None:
+    """Allow each department WRITE (and DESCRIBE) only on topics it is an authority for."""
+    from producers._acls_cli import acls_sync_command
+
+    acls_sync_command(dry_run=dry_run, principal_template=principal_template, lowercase=lowercase)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("relay")(relay)
+    app.command("publish")(publish)
+    app.add_typer(admin_app)

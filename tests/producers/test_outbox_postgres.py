@@ -1,0 +1,199 @@
+"""Outbox relay on PostgreSQL with the real broker.
+
+- SIGKILL between the broker's ack and mark-sent: every row reaches Kafka at least once,
+  in order per aggregate, duplicates keep their event id (checked against the rows written).
+- Two relays side by side never reorder an aggregate.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from stdnum.cn import ric
+
+from govbus import (
+    Contract,
+    PersonChanged,
+    PersonData,
+    Settings,
+    ensure_topics,
+    parse_cloudevent_headers,
+)
+from govbus.testing import KafkaEndpoint
+from producers import Publisher, create_outbox_table, write_outbox_event
+from producers._outbox_store import PostgresOutbox
+from producers._relay import PAUSE_AFTER_ACK_ENV, run_relay
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+TOPIC = "govbus.base.person"
+
+
+def citizen_id(n: int) -> str:
+    first17 = f"11010519491231{n:03d}"
+    return first17 + ric.calc_check_digit(first17 + "0")
+
+
+def write_events(
+    dsn: str, aggregates: int, per_aggregate: int, interleaved: bool = True
+) -> list[tuple[str, str]]:
+    """Write events in several transactions; returns the reference (id, aggregate) list."""
+    written: list[tuple[str, str]] = []
+    with psycopg.connect(dsn) as conn:
+        create_outbox_table(conn)
+        conn.commit()
+        for outer in range(per_aggregate if interleaved else aggregates):
+            for inner in range(aggregates if interleaved else per_aggregate):
+                sequence, a = (outer, inner) if interleaved else (inner, outer)
+                key = citizen_id(a)
+                event = PersonChanged.upsert(
+                    department="PSB",
+                    key=key,
+                    sequence=sequence,
+                    data=PersonData(name=f"v{sequence}"),
+                )
+                write_outbox_event(conn, event)
+                written.append((str(event.event_id), key))
+            conn.commit()
+    return written
+
+
+def end_offsets(kafka: KafkaEndpoint) -> list[TopicPartition]:
+    consumer = Consumer(kafka.client_config(group_id="offsets"))
+    partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+    offsets = []
+    for p in partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+        offsets.append(TopicPartition(TOPIC, p, high))
+    consumer.close()
+    return offsets
+
+
+def read_from(kafka: KafkaEndpoint, start: list[TopicPartition], contract: Contract) -> list:
+    """(event id, entity key) of every record after `start`, in partition order."""
+    consumer = Consumer(kafka.client_config(group_id=f"read-{uuid.uuid4()}"))
+    consumer.assign(start)
+    records = []
+    idle = 0
+    while idle < 10:
+        message = consumer.poll(0.3)
+        if message is None:
+            idle += 1
+            continue
+        idle = 0
+        if message.error() is None:
+            event_id = parse_cloudevent_headers(message.headers()).id
+            event = contract.decode(TOPIC, message.value())
+            assert str(event.event_id) == event_id
+            records.append((event_id, event.entity_key))
+    consumer.close()
+    return records
+
+
+def by_aggregate(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for event_id, key in pairs:
+        out[key].append(event_id)
+    return out
+
+
+def first_occurrences(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def relay_command(dsn: str) -> list[str]:
+    govbus = str(Path(sys.executable).parent / "govbus")
+    return [govbus, "relay", "--db", dsn, "--department", "PSB", "--batch-size", "40"]
+
+
+def unsent(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM govbus_outbox WHERE sent_at IS NULL").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_relay_killed_between_ack_and_mark_delivers_at_least_once_in_order(
+    kafka: KafkaEndpoint, pg_database: str, contract: Contract, tmp_path: Path
+) -> None:
+    ensure_topics(kafka.client_config(), [TOPIC])
+    start = end_offsets(kafka)
+    written = write_events(pg_database, aggregates=4, per_aggregate=30)
+    env = os.environ | {"GOVBUS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
+    marker = tmp_path / "acked-not-marked"
+
+    crashing = subprocess.Popen(
+        relay_command(pg_database), env=env | {PAUSE_AFTER_ACK_ENV: str(marker)}
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert crashing.poll() is None, "relay exited before reaching the pause"
+        assert time.monotonic() < deadline, "relay never reached the pause"
+        time.sleep(0.05)
+    crashing.send_signal(signal.SIGKILL)
+    assert crashing.wait(10) == -signal.SIGKILL
+    assert unsent(pg_database) == len(written)  # acked by the broker, never marked
+
+    finished = subprocess.run(
+        [*relay_command(pg_database), "--until-empty"], env=env, timeout=120, check=True
+    )
+    assert finished.returncode == 0
+    assert unsent(pg_database) == 0
+
+    delivered = [r for r in read_from(kafka, start, contract) if r[0] in dict(written)]
+    expected = by_aggregate(written)
+    got = by_aggregate(delivered)
+    assert set(got) == set(expected)
+    for key, ids in expected.items():
+        assert first_occurrences(got[key]) == ids  # every event, in order
+    duplicates = len(delivered) - len(written)
+    assert duplicates == 40  # the first batch, sent again after the crash
+
+
+def test_two_relays_side_by_side_keep_each_aggregate_in_order(
+    kafka: KafkaEndpoint, pg_database: str, contract: Contract
+) -> None:
+    ensure_topics(kafka.client_config(), [TOPIC])
+    start = end_offsets(kafka)
+    settings = Settings(bootstrap_servers=kafka.bootstrap_servers)
+    with psycopg.connect(pg_database) as conn:
+        create_outbox_table(conn)
+        conn.commit()
+    # One transaction per aggregate: consecutive batches overlap on few aggregates.
+    written = write_events(pg_database, aggregates=100, per_aggregate=4, interleaved=False)
+    stop = threading.Event()
+    stats = []
+
+    def relay() -> None:
+        with Publisher("PSB", settings, contract=contract) as publisher:
+            store = PostgresOutbox(pg_database)
+            stats.append(run_relay(store, publisher, stop=stop, batch_size=25, idle_wait=0.2))
+            store.close()
+
+    threads = [threading.Thread(target=relay) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 90
+    while unsent(pg_database) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert unsent(pg_database) == 0
+    assert all(s.sent > 0 for s in stats), "both relays should have taken a share"
+
+    delivered = [r for r in read_from(kafka, start, contract) if r[0] in dict(written)]
+    assert sorted(delivered) == sorted(written)  # exactly once without crashes
+    got = by_aggregate(delivered)
+    for key, ids in by_aggregate(written).items():
+        assert got[key] == ids

@@ -19,6 +19,7 @@ from govbus import (
     CertificateChanged,
     CertificateData,
     ChangeEvent,
+    Contract,
     EntityKind,
     LegalEntityChanged,
     LegalEntityData,
@@ -152,3 +153,39 @@ def store_state(store: Any, kind: EntityKind) -> dict[str, tuple[dict[str, Any],
         key: ({n: plain(v) for n, v in values.items() if v is not None}, deleted)
         for key, values, deleted in store.iter_records(kind)
     }
+
+
+def publish_events(
+    settings: Settings,
+    contract: Contract,
+    events: list[ChangeEvent[Any]],
+    *,
+    topic_prefix: str = "",
+) -> None:
+    """Publish events as a department would (wire format + CloudEvents headers), and wait."""
+    from confluent_kafka import Producer
+
+    from govbus import cloudevent_headers, producer_config
+
+    producer = Producer(producer_config(settings))
+    for event in events:
+        licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
+        resource = contract.catalog.resource_for_entity(event.entity, licence)
+        headers: list[tuple[str, str | bytes | None]] = list(
+            cloudevent_headers(
+                event_id=str(event.event_id),
+                department=event.source_department,
+                entity=str(event.entity),
+                occurred_at=event.occurred_at,
+                subject=resource.code,
+            )
+        )
+        producer.produce(
+            topic_prefix + resource.topic,
+            key=contract.record_key(event),
+            value=contract.encode(resource, event),
+            headers=headers,
+        )
+        producer.poll(0)
+    if producer.flush(30.0):
+        raise RuntimeError("events not delivered within 30 s")

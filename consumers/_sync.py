@@ -1,0 +1,218 @@
+"""The sync service: a consumer group over the base topics, feeding `apply_batch`.
+
+Offsets live in the store. On assignment each partition is positioned at the offset
+stored there (the beginning if none); Kafka commits happen after each DB commit only so
+lag monitoring sees progress. On revoke the in-flight batch is applied before the
+partitions go; on loss it is dropped for them (the new owner replays from the store).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from consumers._apply import (
+    BatchItem,
+    BatchResult,
+    KafkaPosition,
+    RejectedRecord,
+    apply_batch,
+)
+from consumers._dead_letters import DeadLetterPublisher
+from consumers._decode import RawRecord, decode_record, validate_record
+from consumers._store import Store
+from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
+
+log = structlog.get_logger("govbus.sync")
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    group: str = "base-store"
+    topic_prefix: str = ""
+    batch_max_records: int = 5000
+    batch_max_seconds: float = 0.05
+    poll_seconds: float = 0.2
+    max_idle_seconds: float | None = None
+    """Stop once no record arrived for this long (`--until-idle`); None runs forever."""
+    create_topics: bool = True
+
+
+@dataclass
+class SyncTotals:
+    batches: int = 0
+    applied_events: int = 0
+    duplicate_events: int = 0
+    replayed_records: int = 0
+    quarantined: int = 0
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.applied_events += result.applied_events
+        self.duplicate_events += result.duplicate_events
+        self.replayed_records += result.replayed_records
+        self.quarantined += result.quarantined
+
+
+def base_topics(contract: Contract, prefix: str) -> list[str]:
+    return [prefix + topic for topic in contract.catalog.topics()]
+
+
+def raw_record(message: Any) -> RawRecord:
+    return RawRecord(
+        position=KafkaPosition(message.topic(), message.partition(), message.offset()),
+        key=message.key(),
+        value=message.value(),
+        headers=message.headers() or [],
+    )
+
+
+def to_batch_items(
+    contract: Contract, settings: Settings, options: SyncOptions, records: list[RawRecord]
+) -> list[BatchItem]:
+    items: list[BatchItem] = []
+    for raw in records:
+        decoded = decode_record(
+            contract,
+            raw,
+            topic_prefix=options.topic_prefix,
+            max_event_bytes=settings.max_event_bytes,
+        )
+        items.append(validate_record(contract.catalog, decoded, raw))
+    return items
+
+
+@dataclass
+class SyncService:
+    settings: Settings
+    contract: Contract
+    store: Store
+    options: SyncOptions = field(default_factory=SyncOptions)
+    dead_letters: DeadLetterPublisher | None = None
+    on_batch: Callable[[BatchResult], None] | None = None
+    totals: SyncTotals = field(default_factory=SyncTotals)
+    _pending: list[RawRecord] = field(default_factory=list)
+    _stopping: bool = False
+    _consumer: Any = None
+    _last_activity: float = field(default_factory=time.monotonic)
+    _assigned: bool = False
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch and leave the group (safe from a signal handler)."""
+        self._stopping = True
+
+    def run(self) -> SyncTotals:
+        topics = base_topics(self.contract, self.options.topic_prefix)
+        if self.options.create_topics:
+            ensure_topics(admin_config(self.settings), [*topics, self.settings.dlq_topic])
+        self.dead_letters = self.dead_letters or DeadLetterPublisher(self.settings)
+        self._consumer = Consumer(
+            consumer_config(self.settings, self.options.group, **{"fetch.wait.max.ms": 10})
+        )
+        self._consumer.subscribe(
+            topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        log.info("sync started", group=self.options.group, topics=topics, store=_scheme(self.store))
+        try:
+            while not self._stopping and not self._idle_for_too_long():
+                self._collect()
+                if self._pending:
+                    self._apply_pending()
+        finally:
+            self._consumer.close()  # revokes: any pending batch is applied first
+            self.dead_letters.close()
+            log.info("sync stopped", **vars(self.totals))
+        return self.totals
+
+    def _idle_for_too_long(self) -> bool:
+        # Idle counts from the first assignment: joining the group is not being caught up.
+        limit = self.options.max_idle_seconds
+        return (
+            limit is not None and self._assigned and time.monotonic() - self._last_activity > limit
+        )
+
+    def _collect(self) -> None:
+        """Fill the batch: block for the first records, then take what is ready, bounded."""
+        first = self._consumer.consume(self.options.batch_max_records, self.options.poll_seconds)
+        self._keep(first)
+        deadline = time.monotonic() + self.options.batch_max_seconds
+        while (
+            self._pending
+            and len(self._pending) < self.options.batch_max_records
+            and time.monotonic() < deadline
+        ):
+            more = self._consumer.consume(
+                self.options.batch_max_records - len(self._pending), 0.001
+            )
+            if not more:
+                break
+            self._keep(more)
+
+    def _keep(self, messages: list[Any]) -> None:
+        for message in messages:
+            if message.error() is None:
+                self._pending.append(raw_record(message))
+            else:
+                log.warning("consumer error", error=str(message.error()))
+        if messages:
+            self._last_activity = time.monotonic()
+
+    def _apply_pending(self) -> None:
+        records, self._pending = self._pending, []
+        items = to_batch_items(self.contract, self.settings, self.options, records)
+        rejected = [i for i in items if isinstance(i, RejectedRecord)]
+        if rejected and self.dead_letters is not None:
+            self.dead_letters.publish(rejected)  # before the DB commit: at least once
+        result = apply_batch(
+            self.store, items, catalog=self.contract.catalog, group=self.options.group
+        )
+        self.totals.add(result)
+        for r in rejected:
+            log.warning(
+                "record rejected",
+                code=r.error_code,
+                reason=r.reason,
+                topic=r.position.topic,
+                partition=r.position.partition,
+                offset=r.position.offset,
+            )
+        self._commit_to_kafka(result)
+        if self.on_batch is not None:
+            self.on_batch(result)
+
+    def _commit_to_kafka(self, result: BatchResult) -> None:
+        if not result.next_offsets:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in result.next_offsets.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as error:  # monitoring only; the store has the truth
+            log.debug("kafka commit skipped", error=str(error))
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        stored = self.store.stored_offsets(self.options.group)
+        for tp in partitions:
+            tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+        consumer.incremental_assign(partitions)
+        self._assigned = True
+        self._last_activity = time.monotonic()
+        log.info("partitions assigned", count=len(partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        if self._pending:
+            self._apply_pending()  # finish the in-flight batch while we still own it
+        log.info("partitions revoked", count=len(partitions))
+
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        lost = {(tp.topic, tp.partition) for tp in partitions}
+        self._pending = [r for r in self._pending if r.position.topic_partition not in lost]
+        log.warning("partitions lost", count=len(partitions))
+
+
+def _scheme(store: Store) -> str:
+    return store.url.split(":", 1)[0]

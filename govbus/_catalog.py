@@ -206,6 +206,21 @@ class Catalog(_Frozen):
             )
 
 
+def _readable_loc(raw: object, loc: tuple[int | str, ...]) -> str:
+    """`resources[BR-PERSON].fields[phone].authority` rather than `resources.0.fields.9...`."""
+    out: list[str] = []
+    node = raw
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+            label = node.get("code") or node.get("name") if isinstance(node, dict) else None
+            out[-1:] = [f"{out[-1] if out else ''}[{label if label else part}]"]
+            continue
+        node = node.get(part) if isinstance(node, dict) else None
+        out.append(str(part))
+    return ".".join(out)
+
+
 def load_catalog(path: Path, schemas: SchemaRepository | None = None) -> Catalog:
     """Load and validate the catalog; with `schemas`, also check it against them."""
     try:
@@ -214,7 +229,10 @@ def load_catalog(path: Path, schemas: SchemaRepository | None = None) -> Catalog
     except yaml.YAMLError as exc:
         raise GovbusError(ErrorCode.INVALID_CATALOG, f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        problems = [
+            f"{_readable_loc(raw, err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        ]
         raise GovbusError(
             ErrorCode.INVALID_CATALOG,
             f"{path}: " + "; ".join(problems),

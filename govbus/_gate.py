@@ -98,9 +98,12 @@ def check_schemas_dir(schemas_dir: Path) -> GateReport:
         return GateReport(
             schemas_dir=schemas_dir, levels={}, versions_checked=0, problems=[str(exc)]
         )
+    levels: dict[str, CompatibilityLevel] = {}
     try:
-        catalog = load_catalog(schemas_dir / "catalog.yaml", repository)
+        # Levels first, so a catalog that fails the cross-check still gates its schemas.
+        catalog = load_catalog(schemas_dir / "catalog.yaml")
         levels = schema_levels(catalog)
+        catalog.check_against(repository, source=str(schemas_dir / "catalog.yaml"))
     except GovbusError as exc:
         listed = exc.details.get("problems")
         catalog_path = schemas_dir / "catalog.yaml"
@@ -108,7 +111,6 @@ def check_schemas_dir(schemas_dir: Path) -> GateReport:
             problems.extend(f"{exc.code}: {catalog_path}: {p}" for p in listed)
         else:
             problems.append(f"{exc.code}: {exc.message}")
-        levels = {}
     checked = 0
     for name in repository.names():
         versions = repository.versions(name)

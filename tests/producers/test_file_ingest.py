@@ -1,0 +1,119 @@
+"""File ingestion: ids from file and line, rejects with reasons, no values on the console."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from govbus import Contract, Settings
+from govbus.testing import KafkaEndpoint
+from producers import Publisher
+from producers._file_ingest import IngestSummary, ingest_file
+from producers.testing import InMemoryProducer
+
+CITIZEN_ID = "11010519491231002X"
+BAD_ID = "110105194912310021"
+
+
+def write_jsonl(path: Path) -> Path:
+    lines = [
+        {"entity_key": CITIZEN_ID, "source_sequence": 1, "name": "张三", "sex": "1"},
+        "not json at all",
+        {"entity_key": BAD_ID, "source_sequence": 2, "name": "李四"},
+        {"entity_key": CITIZEN_ID, "source_sequence": 3, "marital_status": "20"},
+        {"entity_key": CITIZEN_ID, "source_sequence": 4, "data": {"birth_date": "1949-12-31"}},
+        {"entity_key": CITIZEN_ID, "source_sequence": 5, "sex": "7"},
+    ]
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(path: Path, contract: Contract, producer: InMemoryProducer) -> IngestSummary:
+    publisher = Publisher("PSB", Settings(), contract=contract, producer=producer)
+    resource = contract.catalog.resource("BR-PERSON")
+    return ingest_file(path, publisher, resource, path.with_suffix(".rejects.jsonl"))
+
+
+def test_jsonl_publishes_valid_lines_and_keeps_rejects_with_codes(
+    tmp_path: Path, contract: Contract
+) -> None:
+    path = write_jsonl(tmp_path / "people.jsonl")
+    producer = InMemoryProducer()
+    summary = run(path, contract, producer)
+    assert summary.published == 2
+    assert dict(summary.rejected_by_code) == {
+        "MALFORMED_PAYLOAD": 1,
+        "INVALID_IDENTIFIER": 1,
+        "NOT_AUTHORITATIVE": 1,
+        "SCHEMA_MISMATCH": 1,
+    }
+    rejects = [json.loads(x) for x in path.with_suffix(".rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["code"]) for r in rejects] == [
+        (2, "MALFORMED_PAYLOAD"),
+        (3, "INVALID_IDENTIFIER"),
+        (4, "NOT_AUTHORITATIVE"),
+        (6, "SCHEMA_MISMATCH"),
+    ]
+    assert rejects[1]["record"]["entity_key"] == BAD_ID  # the department's own data, kept
+    assert rejects[2]["field"] == "marital_status"
+
+
+def test_a_rerun_produces_the_same_event_ids(tmp_path: Path, contract: Contract) -> None:
+    path = write_jsonl(tmp_path / "people.jsonl")
+    first, second = InMemoryProducer(), InMemoryProducer()
+    run(path, contract, first)
+    run(path, contract, second)
+    ids = [
+        [contract.decode(m.topic_name, m.value).event_id for m in p.log] for p in (first, second)
+    ]
+    assert ids[0] == ids[1] and len(set(ids[0])) == 2
+    path.write_text(path.read_text() + "\n")  # another file: other ids
+    third = InMemoryProducer()
+    run(path, contract, third)
+    assert [contract.decode(m.topic_name, m.value).event_id for m in third.log] != ids[0]
+
+
+def test_csv_empty_cells_leave_fields_untouched(tmp_path: Path, contract: Contract) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(
+        f"entity_key,source_sequence,name,sex,phone\n{CITIZEN_ID},1,张三,,\n{BAD_ID},2,,1,\n",
+        encoding="utf-8",
+    )
+    producer = InMemoryProducer()
+    summary = run(path, contract, producer)
+    assert summary.published == 1
+    [message] = producer.log
+    assert contract.decode(message.topic_name, message.value).changed_fields == ("name",)
+    [reject] = [json.loads(x) for x in path.with_suffix(".rejects.jsonl").read_text().splitlines()]
+    assert reject["line"] == 3 and reject["code"] == "INVALID_IDENTIFIER"
+
+
+@pytest.mark.kafka
+def test_cli_prints_a_summary_without_personal_values(
+    tmp_path: Path, kafka: KafkaEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+
+    from producers.cli import register
+
+    app = typer.Typer()
+    register(app)
+    path = write_jsonl(tmp_path / "people.jsonl")
+    monkeypatch.setenv("GOVBUS_BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
+    result = CliRunner().invoke(
+        app, ["publish", "--department", "PSB", "--resource", "BR-PERSON", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "published: 2" in result.output
+    assert "rejected: 4" in result.output
+    assert "NOT_AUTHORITATIVE: 1" in result.output
+    assert str(path) + ".rejects.jsonl" in result.output
+    for value in (CITIZEN_ID, BAD_ID, "张三", "李四"):
+        assert value not in result.output

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_SUBJECT = "UNKNOWN_SUBJECT"
     STALE_UPDATE = "STALE_UPDATE"
     DELIVERY_FAILED = "DELIVERY_FAILED"
+    REGISTRY_ERROR = "REGISTRY_ERROR"
 
 
 class GovbusError(Exception):

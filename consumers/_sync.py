@@ -41,6 +41,9 @@ class SyncOptions:
     max_idle_seconds: float | None = None
     """Stop once no record arrived for this long (`--until-idle`); None runs forever."""
     create_topics: bool = True
+    instance_id: str | None = None
+    """Static group membership: a restarted instance takes its partitions back at once."""
+    session_timeout_ms: int = 10_000
 
 
 @dataclass
@@ -111,9 +114,14 @@ class SyncService:
         if self.options.create_topics:
             ensure_topics(admin_config(self.settings), [*topics, self.settings.dlq_topic])
         self.dead_letters = self.dead_letters or DeadLetterPublisher(self.settings)
-        self._consumer = Consumer(
-            consumer_config(self.settings, self.options.group, **{"fetch.wait.max.ms": 10})
-        )
+        overrides: dict[str, Any] = {
+            "fetch.wait.max.ms": 10,
+            "session.timeout.ms": self.options.session_timeout_ms,
+            "heartbeat.interval.ms": min(3000, self.options.session_timeout_ms // 3),
+        }
+        if self.options.instance_id:
+            overrides["group.instance.id"] = self.options.instance_id
+        self._consumer = Consumer(consumer_config(self.settings, self.options.group, **overrides))
         self._consumer.subscribe(
             topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )

@@ -65,6 +65,9 @@ def sync(
     topic_prefix: Annotated[
         str, typer.Option(help="Read <prefix><catalog topic> (isolated test and demo runs)")
     ] = "",
+    instance_id: Annotated[
+        str | None, typer.Option(help="Static group member id (fast restart, no rebalance)")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Most records per transaction")] = 5000,
     batch_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch")] = 50.0,
 ) -> None:
@@ -79,6 +82,7 @@ def sync(
         batch_max_records=batch_size,
         batch_max_seconds=batch_ms / 1000,
         max_idle_seconds=max_idle_seconds if until_idle else None,
+        instance_id=instance_id,
     )
     try:
         if rebuild:

@@ -101,10 +101,9 @@ def push_schemas(schemas_dir: Path, url: str, auth: str | None = None) -> list[P
                 )
             )
     except SchemaRegistryError as exc:
+        codes = {409: ErrorCode.INCOMPATIBLE_SCHEMA, 422: ErrorCode.INVALID_SCHEMA}
         raise GovbusError(
-            ErrorCode.INCOMPATIBLE_SCHEMA
-            if exc.http_status_code == 409
-            else ErrorCode.INVALID_SCHEMA,
+            codes.get(exc.http_status_code, ErrorCode.REGISTRY_ERROR),
             f"registry {url} refused: {exc.error_message} (error {exc.error_code})",
         ) from exc
     return pushed

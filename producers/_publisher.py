@@ -77,7 +77,10 @@ class OutgoingRecord:
 
     @property
     def size(self) -> int:
-        return len(self.key) + len(self.value) + sum(len(k) + len(v) for k, v in self.headers)
+        total = len(self.key) + len(self.value)
+        for name, value in self.headers:
+            total += len(name) + len(value)
+        return total
 
 
 def refused(department: str, resource: str, error: GovbusError, event_id: str | None) -> None:

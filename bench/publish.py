@@ -1,0 +1,220 @@
+"""Publishing throughput: govbus Publisher vs a raw confluent-kafka Producer, same run.
+
+    python -m bench.publish [--events N] [--relay-rows M] [--bootstrap HOST:PORT] [--pg-dsn DSN]
+
+Producer: both sides produce the same pre-encoded records (value, key, CloudEvents headers)
+with the same idempotent producer settings (`producer_config`) to the same topic. The raw
+side is a `produce` loop with a minimal delivery callback and BufferError -> poll(0)
+retry; the govbus side is `Publisher.send` (delivery results, metrics, back-pressure).
+Also reported, without a raw twin: `Publisher.publish`, which validates and encodes too.
+
+Relay: M outbox rows in PostgreSQL relayed by the govbus relay (parse, check, encode,
+produce, ack, mark sent) vs a raw relay (SELECT, produce the stored JSON, flush, UPDATE).
+
+Without --bootstrap a local broker named `bench` is started (`govbus dev kafka up --name
+bench`) and left running; without --pg-dsn a PostgreSQL named `bench` likewise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from confluent_kafka import Producer
+from stdnum.cn import ric
+
+from govbus import PersonChanged, PersonData, Settings, ensure_topics, load_contract
+from govbus import producer_config as make_producer_config
+from producers import OutgoingRecord, Publisher, create_outbox_table, write_outbox_event
+from producers._outbox_store import PostgresOutbox
+from producers._relay import run_relay
+
+TOPIC = "govbus.base.person"
+
+
+def citizen_id(n: int) -> str:
+    first17 = f"110105{19490101 + n % 28:08d}{n % 1000:03d}"
+    return first17 + ric.calc_check_digit(first17 + "0")
+
+
+def make_events(count: int) -> list[PersonChanged]:
+    return [
+        PersonChanged.upsert(
+            department="PSB",
+            key=citizen_id(i % 5000),
+            sequence=i,
+            data=PersonData(name="张三", residence_address="北京市东城区某某街道1号", sex="1"),
+        )
+        for i in range(count)
+    ]
+
+
+def timed(run: Callable[[], None]) -> float:
+    began = time.perf_counter()
+    run()
+    return time.perf_counter() - began
+
+
+def raw_produce(conf: dict[str, Any], records: list[OutgoingRecord]) -> float:
+    producer = Producer(conf)
+    errors: list[Any] = []
+
+    def report(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(err)
+
+    def run() -> None:
+        for r in records:
+            while True:
+                try:
+                    producer.produce(
+                        r.topic, value=r.value, key=r.key, headers=r.headers, on_delivery=report
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.flush(120)
+
+    seconds = timed(run)
+    assert not errors, errors[:3]
+    return seconds
+
+
+def govbus_send(publisher: Publisher, records: list[OutgoingRecord]) -> float:
+    def run() -> None:
+        for r in records:
+            publisher.send(r)
+        failures = publisher.flush(120)
+        assert not failures, failures[:3]
+
+    return timed(run)
+
+
+def govbus_publish(publisher: Publisher, events: list[PersonChanged]) -> float:
+    def run() -> None:
+        for e in events:
+            publisher.publish(e)
+        failures = publisher.flush(120)
+        assert not failures, failures[:3]
+
+    return timed(run)
+
+
+def fill_outbox(dsn: str, events: list[PersonChanged]) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DROP TABLE IF EXISTS govbus_outbox CASCADE")
+        create_outbox_table(conn)
+        with conn.cursor() as cursor:
+            for e in events:
+                write_outbox_event(cursor, e)
+        conn.commit()
+
+
+def relay_govbus(dsn: str, settings: Settings) -> float:
+    contract = load_contract(settings)
+    store = PostgresOutbox(dsn)
+    with Publisher("PSB", settings, contract=contract) as publisher:
+        seconds = timed(
+            lambda: run_relay(store, publisher, until_empty=True, batch_size=5000) and None
+        )
+    store.close()
+    return seconds
+
+
+def relay_raw(dsn: str, conf: dict[str, Any]) -> float:
+    """SELECT a batch, produce the stored JSON as is, flush, mark sent, commit; repeat."""
+    producer = Producer(conf)
+
+    def run() -> None:
+        with psycopg.connect(dsn) as conn:
+            while True:
+                rows = conn.execute(
+                    "SELECT position, aggregateid, payload::text FROM govbus_outbox "
+                    "WHERE sent_at IS NULL ORDER BY position LIMIT 5000 FOR UPDATE"
+                ).fetchall()
+                if not rows:
+                    conn.commit()
+                    return
+                for _, key, payload in rows:
+                    while True:
+                        try:
+                            producer.produce(TOPIC, value=payload.encode(), key=key.encode())
+                            break
+                        except BufferError:
+                            producer.poll(0.05)
+                producer.flush(120)
+                conn.execute(
+                    "UPDATE govbus_outbox SET sent_at = now() WHERE position = ANY(%s)",
+                    ([r[0] for r in rows],),
+                )
+                conn.commit()
+
+    return timed(run)
+
+
+def local_broker() -> str:
+    from govbus.dev.kafka import start_cluster
+
+    return start_cluster("bench").bootstrap_servers
+
+
+def local_postgres() -> str:
+    from govbus.dev.postgres import start_postgres
+
+    server = start_postgres("bench")
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    return server.dsn(database)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--relay-rows", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2, help="best of R, sides interleaved")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--pg-dsn")
+    args = parser.parse_args()
+
+    bootstrap = args.bootstrap or local_broker()
+    settings = Settings(bootstrap_servers=bootstrap)
+    conf = make_producer_config(settings)
+    ensure_topics({"bootstrap.servers": bootstrap}, [TOPIC], partitions=6)
+    contract = load_contract(settings)
+    publisher = Publisher("PSB", settings, contract=contract)
+    print(f"broker {bootstrap}; preparing {args.events} events ...", flush=True)
+    events = make_events(args.events)
+    records = [publisher.prepare(e) for e in events]
+    size = sum(r.size for r in records) / len(records)
+    print(f"average record {size:.0f} bytes (value + key + headers)")
+
+    raw_best = govbus_best = float("inf")
+    for _ in range(args.rounds):
+        raw_best = min(raw_best, raw_produce(conf, records))
+        govbus_best = min(govbus_best, govbus_send(publisher, records))
+    full = govbus_publish(publisher, events)
+    n = len(records)
+    print(f"raw confluent-kafka produce : {n / raw_best:>10,.0f} events/s")
+    print(f"govbus Publisher.send       : {n / govbus_best:>10,.0f} events/s")
+    print(f"ratio govbus / raw          : {raw_best / govbus_best:>10.2f}")
+    print(f"govbus Publisher.publish    : {n / full:>10,.0f} events/s (validate + encode too)")
+
+    dsn = args.pg_dsn or local_postgres()
+    relay_events = events[: args.relay_rows]
+    fill_outbox(dsn, relay_events)
+    raw_relay = relay_raw(dsn, conf)
+    fill_outbox(dsn, relay_events)
+    govbus_relay = relay_govbus(dsn, settings)
+    m = len(relay_events)
+    print(f"raw relay (SELECT+produce)  : {m / raw_relay:>10,.0f} rows/s")
+    print(f"govbus relay (PostgreSQL)   : {m / govbus_relay:>10,.0f} rows/s")
+    print(f"ratio govbus / raw          : {raw_relay / govbus_relay:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -43,9 +43,11 @@ def test_confluent_producer_to_govbus_contract(
     assert producer.flush(30) == 0
 
     consumer = Consumer(
-        kafka.client_config(
-            group_id=f"registry-test-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest"
-        )
+        {
+            **kafka.client_config(),
+            "group.id": f"registry-test-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+        }
     )
     try:
         consumer.subscribe([unique_topic])

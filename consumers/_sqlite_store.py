@@ -120,6 +120,7 @@ class _SqliteWriter:
         )
 
     def upsert_provenance(self, rows: Sequence[FieldProvenance]) -> None:
+        applied = {at: at.isoformat() for at in {p.applied_at for p in rows}}  # one per batch
         self._conn.executemany(
             "INSERT INTO field_provenance (entity_type, entity_key, field, source_department, "
             "event_id, source_sequence, occurred_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -136,7 +137,7 @@ class _SqliteWriter:
                     p.event_id.hex,
                     p.source_sequence,
                     p.occurred_at.isoformat(),
-                    p.applied_at.isoformat(),
+                    applied[p.applied_at],
                 )
                 for p in rows
             ],

@@ -97,7 +97,8 @@ class SyncService:
     store: Store
     options: SyncOptions = field(default_factory=SyncOptions)
     dead_letters: DeadLetterPublisher | None = None
-    on_batch: Callable[[BatchResult], None] | None = None
+    on_batch: Callable[[list[BatchItem], BatchResult], None] | None = None
+    """Called after each DB commit (benchmarks measure visibility with it)."""
     totals: SyncTotals = field(default_factory=SyncTotals)
     _pending: list[RawRecord] = field(default_factory=list)
     _stopping: bool = False
@@ -191,7 +192,7 @@ class SyncService:
             )
         self._commit_to_kafka(result)
         if self.on_batch is not None:
-            self.on_batch(result)
+            self.on_batch(items, result)
 
     def _commit_to_kafka(self, result: BatchResult) -> None:
         if not result.next_offsets:

@@ -7,6 +7,7 @@ independently of the store code, so tests can compare a store against it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -155,19 +156,28 @@ def store_state(store: Any, kind: EntityKind) -> dict[str, tuple[dict[str, Any],
     }
 
 
+_producers: dict[str, Any] = {}
+
+
 def publish_events(
     settings: Settings,
     contract: Contract,
-    events: list[ChangeEvent[Any]],
+    events: Sequence[ChangeEvent[Any]],
     *,
     topic_prefix: str = "",
+    wait: bool = True,
 ) -> None:
-    """Publish events as a department would (wire format + CloudEvents headers), and wait."""
+    """Publish events as a department would (wire format + CloudEvents headers).
+
+    With `wait` (the default) return once every event is acknowledged.
+    """
     from confluent_kafka import Producer
 
     from govbus import cloudevent_headers, producer_config
 
-    producer = Producer(producer_config(settings))
+    producer = _producers.get(settings.bootstrap_servers)
+    if producer is None:
+        producer = _producers[settings.bootstrap_servers] = Producer(producer_config(settings))
     for event in events:
         licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
         resource = contract.catalog.resource_for_entity(event.entity, licence)
@@ -187,5 +197,5 @@ def publish_events(
             headers=headers,
         )
         producer.poll(0)
-    if producer.flush(30.0):
+    if wait and producer.flush(30.0):
         raise RuntimeError("events not delivered within 30 s")

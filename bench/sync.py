@@ -1,0 +1,273 @@
+"""Store sync benchmark: `python -m bench.sync [--events N] [--entities N] [--skip-kafka]`.
+
+1. apply_batch events/s into SQLite and PostgreSQL vs a raw bulk upsert of one row per
+   event with the same driver (executemany / COPY + INSERT … ON CONFLICT), same run, no Kafka.
+2. End to end: publish (separate process, paced) → visible in the store (after the batch's
+   DB commit), p50/p99 at given rates, real Kafka + PostgreSQL.
+3. Peak RSS of a `govbus sync` process applying N entities into PostgreSQL.
+
+Needs GOVBUS_BOOTSTRAP_SERVERS (e.g. from `govbus dev kafka up --name bench`) and
+BENCH_PG_DSN (a PostgreSQL database URL; `govbus dev postgres up` prints one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
+from consumers._apply import BatchItem, BatchResult
+from consumers._sync import SyncOptions, SyncService
+from consumers.testing import citizen_id, person, publish_events
+from govbus import Settings, admin_config, ensure_topics, load_contract
+
+BATCH = 5000
+
+
+def make_events(count: int, entities: int) -> list[SourcedEvent]:
+    keys = [citizen_id(i) for i in range(entities)]
+    return [
+        SourcedEvent(
+            person(keys[i % entities], i // entities + 1, name=f"n{i}", residence_address=f"a{i}"),
+            KafkaPosition("govbus.base.person", 0, i),
+        )
+        for i in range(count)
+    ]
+
+
+def time_apply(url: str, events: list[SourcedEvent]) -> float:
+    store = open_store(url)
+    catalog = load_contract(Settings()).catalog
+    start = time.perf_counter()
+    for i in range(0, len(events), BATCH):
+        apply_batch(store, events[i : i + BATCH], catalog=catalog, group="bench")
+    elapsed = time.perf_counter() - start
+    store.close()
+    return len(events) / elapsed
+
+
+def raw_rows(events: list[SourcedEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (s.event.entity_key, *(s.event.changed_values()[f] for f in ("name", "residence_address")))
+        for s in events
+    ]
+
+
+def time_raw_sqlite(path: str, events: list[SourcedEvent]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE raw (entity_key TEXT PRIMARY KEY, name TEXT, address TEXT)")
+    rows = raw_rows(events)
+    start = time.perf_counter()
+    for i in range(0, len(rows), BATCH):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO raw VALUES (?, ?, ?) ON CONFLICT (entity_key) DO UPDATE SET "
+            "name = excluded.name, address = excluded.address",
+            rows[i : i + BATCH],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(rows) / elapsed
+
+
+def time_raw_postgres(dsn: str, events: list[SourcedEvent]) -> float:
+    rows = raw_rows(events)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw")
+        conn.execute("CREATE TABLE raw (entity_key text PRIMARY KEY, name text, address text)")
+        conn.execute("CREATE TEMP TABLE tmp_raw (LIKE raw) ON COMMIT DELETE ROWS")
+        start = time.perf_counter()
+        for i in range(0, len(rows), BATCH):
+            chunk = {r[0]: r for r in rows[i : i + BATCH]}  # ON CONFLICT needs unique keys
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy("COPY tmp_raw FROM STDIN") as copy:
+                    for row in chunk.values():
+                        copy.write_row(row)
+                cur.execute(
+                    "INSERT INTO raw SELECT * FROM tmp_raw ON CONFLICT (entity_key) DO UPDATE "
+                    "SET name = excluded.name, address = excluded.address"
+                )
+        elapsed = time.perf_counter() - start
+        conn.execute("DROP TABLE raw")
+    return len(rows) / elapsed
+
+
+def reset_postgres(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def bench_apply(events: int, entities: int, dsn: str | None) -> None:
+    data = make_events(events, entities)
+    print(
+        f"## apply_batch vs raw bulk upsert: {events} events over {entities} persons, "
+        f"batches of {BATCH}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = time_apply(f"sqlite:///{tmp}/store.db", data)
+        raw = time_raw_sqlite(f"{tmp}/raw.db", data)
+    print(
+        f"SQLite     apply_batch {ours:9.0f} ev/s   raw {raw:9.0f} rows/s   ratio {ours / raw:.2f}"
+    )
+    if dsn:
+        reset_postgres(dsn)
+        ours = time_apply(dsn, data)
+        raw = time_raw_postgres(dsn, data)
+        print(
+            f"PostgreSQL apply_batch {ours:9.0f} ev/s   raw {raw:9.0f} rows/s   "
+            f"ratio {ours / raw:.2f}"
+        )
+
+
+def _publish_paced(bootstrap: str, prefix: str, rate: int, seconds: float, start: int) -> None:
+    settings = Settings(bootstrap_servers=bootstrap)
+    contract = load_contract(settings)
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    sent = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        chunk = [
+            person(citizen_id(start + sent + j), 1, name="x") for j in range(per_tick)
+        ]  # occurred_at = now: the publish time
+        publish_events(settings, contract, chunk, topic_prefix=prefix, wait=False)
+        sent += per_tick
+        delay = t0 + sent / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    publish_events(settings, contract, [], topic_prefix=prefix)
+
+
+def bench_latency(bootstrap: str, dsn: str, rates: list[int], seconds: float) -> None:
+    print(f"## publish -> visible in PostgreSQL, {seconds:.0f} s per rate")
+    for n, rate in enumerate(rates):
+        reset_postgres(dsn)
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        settings = Settings(bootstrap_servers=bootstrap, dlq_topic=prefix + "dlq")
+        contract = load_contract(settings)
+        ensure_topics(admin_config(settings), [prefix + t for t in contract.catalog.topics()])
+        store = open_store(dsn)
+        latencies: list[float] = []
+
+        def visible(
+            items: list[BatchItem], _result: BatchResult, latencies: list[float] = latencies
+        ) -> None:
+            now = datetime.now(UTC)
+            latencies.extend(
+                (now - i.event.occurred_at).total_seconds() * 1000
+                for i in items
+                if isinstance(i, SourcedEvent)
+            )
+
+        service = SyncService(
+            settings,
+            contract,
+            store,
+            SyncOptions(topic_prefix=prefix, max_idle_seconds=3),
+            on_batch=visible,
+        )
+        runner = threading.Thread(target=service.run)
+        runner.start()
+        time.sleep(4)  # join the group first
+        publisher = multiprocessing.Process(
+            target=_publish_paced, args=(bootstrap, prefix, rate, seconds, n * 10_000_000)
+        )
+        publisher.start()
+        publisher.join()
+        runner.join()
+        store.close()
+        latencies.sort()
+        warm = latencies[len(latencies) // 10 :] or latencies  # drop the first 10 % (warm-up)
+        p50 = statistics.median(warm)
+        p99 = warm[int(len(warm) * 0.99) - 1]
+        print(
+            f"{rate:6d} ev/s offered: {len(latencies)} events, p50 {p50:6.1f} ms, "
+            f"p99 {p99:6.1f} ms (after 10 % warm-up)"
+        )
+
+
+def bench_rss(bootstrap: str, dsn: str, entities: int) -> None:
+    reset_postgres(dsn)
+    prefix = f"rss{uuid.uuid4().hex[:6]}."
+    settings = Settings(bootstrap_servers=bootstrap, dlq_topic=prefix + "dlq")
+    contract = load_contract(settings)
+    ensure_topics(admin_config(settings), [prefix + t for t in contract.catalog.topics()])
+    t0 = time.perf_counter()
+    for start in range(0, entities, 50_000):
+        events = [
+            person(citizen_id(i), 1, name=f"n{i}", residence_address="北京市东城区某街道")
+            for i in range(start, min(entities, start + 50_000))
+        ]
+        publish_events(settings, contract, events, topic_prefix=prefix)
+    print(f"## peak RSS: published {entities} persons in {time.perf_counter() - t0:.0f} s")
+    env = {**os.environ, "GOVBUS_BOOTSTRAP_SERVERS": bootstrap, "GOVBUS_DLQ_TOPIC": prefix + "dlq"}
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from govbus.cli import main; main()",
+            "sync",
+            "--store",
+            dsn,
+            "--topic-prefix",
+            prefix,
+            "--until-idle",
+            "--max-idle-seconds",
+            "3",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    store = open_store(dsn)
+    count = store.count(contract.catalog.resource("BR-PERSON").entity)
+    store.close()
+    print(
+        f"govbus sync: {count} persons in {elapsed:.0f} s ({count / elapsed:.0f} ev/s incl. "
+        f"start and 3 s idle), peak RSS {peak_mb:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--entities", type=int, default=50_000)
+    parser.add_argument("--rss-entities", type=int, default=1_000_000)
+    parser.add_argument("--rates", default="1000,2000,10000")
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--skip-kafka", action="store_true")
+    args = parser.parse_args()
+    dsn = os.environ.get("BENCH_PG_DSN")
+    bench_apply(args.events, args.entities, dsn)
+    bootstrap = os.environ.get("GOVBUS_BOOTSTRAP_SERVERS")
+    if args.skip_kafka or not bootstrap or not dsn:
+        print("(Kafka parts skipped: set GOVBUS_BOOTSTRAP_SERVERS and BENCH_PG_DSN)")
+        return
+    bench_latency(bootstrap, dsn, [int(r) for r in args.rates.split(",")], args.seconds)
+    bench_rss(bootstrap, dsn, args.rss_entities)
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -51,11 +51,9 @@ class KafkaEndpoint:
     bootstrap_servers: str
     security: dict[str, str] = field(default_factory=dict, hash=False)
 
-    def client_config(self, **overrides: str) -> dict[str, str]:
-        """librdkafka settings for any client; `overrides` use underscores for dots."""
-        config = {"bootstrap.servers": self.bootstrap_servers, **self.security}
-        config |= {key.replace("_", "."): value for key, value in overrides.items()}
-        return config
+    def client_config(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """librdkafka settings for any client, with `extra` settings on top."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.security, **(extra or {})}
 
 
 def in_ci() -> bool:
@@ -188,7 +186,10 @@ def _start_kafka_container() -> Any:
     except Exception:
         return None
     try:
-        from testcontainers.kafka import KafkaContainer
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+        except ImportError:  # testcontainers before the "community" split
+            from testcontainers.kafka import KafkaContainer
 
         return KafkaContainer().with_kraft().start()
     except Exception as error:

@@ -61,16 +61,21 @@ def is_running(pid: int, marker: str | None = None) -> bool:
     The marker guards against pid reuse: a recycled pid belongs to someone else's process.
     """
     _reap(pid)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    # Field 3, after the parenthesised command name, is the state; Z is a zombie.
-    state = stat.rsplit(")", 1)[1].split()[0]
-    if state in ("Z", "X"):
-        return False
-    return marker is None or marker.encode() in cmdline
+    # Right after fork/exec (and while the java launcher re-executes itself) the kernel
+    # briefly shows an empty command line; read again rather than call the process gone.
+    for _attempt in range(50):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            return False
+        # Field 3, after the parenthesised command name, is the state; Z is a zombie.
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+        if cmdline or marker is None:
+            return marker is None or marker.encode() in cmdline
+        time.sleep(0.01)
+    return False
 
 
 def stop_pids(processes: Sequence[tuple[int, str]], timeout: float = 10.0) -> list[int]:

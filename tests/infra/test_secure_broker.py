@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 from confluent_kafka import (
@@ -57,7 +58,9 @@ def _produce_one(config: dict[str, str], topic: str) -> KafkaError | None:
 def test_wrong_password_is_rejected(kafka_secure: ClusterHandle) -> None:
     errors: list[KafkaError] = []
     config = {**kafka_secure.client_config(), "sasl.password": "not-the-password"}
-    admin = AdminClient({**config, "error_cb": errors.append})
+    # librdkafka reports authentication failures through error_cb, not as exceptions.
+    with_callback: dict[str, Any] = {**config, "error_cb": errors.append}
+    admin = AdminClient(with_callback)
     deadline = time.monotonic() + 20
     while not errors and time.monotonic() < deadline:
         admin.poll(0.2)

@@ -20,7 +20,9 @@ def test_idempotent_producer_round_trip(kafka: KafkaEndpoint, unique_topic: str)
     produce(kafka.client_config(), unique_topic, sent)
 
     consumer = Consumer(
-        kafka.client_config(group_id=f"single-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest")
+        kafka.client_config(
+            {"group.id": f"single-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"}
+        )
     )
     consumer.subscribe([unique_topic])
     received: list[str] = []

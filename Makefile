@@ -20,7 +20,7 @@ system-deps:
 
 ## The main job: local Kafka + SQLite, one department publishing to the base store.
 demo: setup
-	$(BIN)/govbus demo
+	bash deploy/local/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -54,6 +54,7 @@ from govbus._serde import (
     read_schema_id,
 )
 from govbus._settings import Settings, get_settings
+from govbus._topics import catalog_topics, ensure_catalog_topics
 from govbus._validation import (
     check_authority,
     check_identifiers,
@@ -89,6 +90,7 @@ __all__ = [
     "Settings",
     "SharingType",
     "admin_config",
+    "catalog_topics",
     "certificate_key",
     "check_authority",
     "check_identifiers",
@@ -98,6 +100,7 @@ __all__ = [
     "consumer_config",
     "decode_confluent",
     "encode_confluent",
+    "ensure_catalog_topics",
     "ensure_topics",
     "get_settings",
     "is_valid_citizen_id",

@@ -1,12 +1,17 @@
 """Reading and marking outbox rows, for PostgreSQL and SQLite.
 
 PostgreSQL, several relays side by side: `claim` locks a batch of unsent rows with
-`FOR UPDATE SKIP LOCKED` and keeps only the rows whose aggregate has no earlier unsent
-row outside the batch. A row locked by another relay (or skipped) therefore holds back
-every later row of its aggregate until it is marked sent, so an aggregate's rows reach
-the broker in order whichever relay sends them; different aggregates proceed in
-parallel. Locks are held until the batch's marks commit; a crashed relay's locks vanish
-with its connection and its rows are sent again (at-least-once).
+`FOR UPDATE SKIP LOCKED`, then (one indexed query, filtered in Python in linear time)
+keeps only the rows whose aggregate has no earlier unsent row outside the batch. A row
+locked by another relay (or skipped) therefore holds back every later row of its
+aggregate until it is marked sent, so an aggregate's rows reach the broker in order
+whichever relay sends them; different aggregates proceed in parallel. Locks are held
+until the batch's marks commit; a crashed relay's locks vanish with its connection and
+its rows are sent again (at-least-once).
+
+Applications must write the outbox row after the business change it describes, in the
+same transaction: the business row's lock then orders concurrent writers of one
+aggregate, so positions are committed in order.
 
 SQLite has no row locks: run one relay per database file; it polls.
 """
@@ -53,24 +58,32 @@ class OutboxStore(Protocol):
 
 
 _PG_CLAIM = """
-WITH claimed AS (
-    SELECT position, aggregateid FROM govbus_outbox
-    WHERE sent_at IS NULL
-    ORDER BY position
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-SELECT o.position, o.id::text, o.aggregatetype, o.aggregateid, o.payload::text
-FROM govbus_outbox o JOIN claimed c ON c.position = o.position
-WHERE NOT EXISTS (
-    SELECT 1 FROM govbus_outbox e
-    WHERE e.sent_at IS NULL
-      AND e.aggregateid = c.aggregateid
-      AND e.position < c.position
-      AND NOT EXISTS (SELECT 1 FROM claimed x WHERE x.position = e.position)
-)
-ORDER BY o.position
+SELECT position, id::text, aggregatetype, aggregateid, payload::text
+FROM govbus_outbox
+WHERE sent_at IS NULL
+ORDER BY position
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
 """
+# Unsent rows of the claimed aggregates up to the last claimed position: the claimed rows
+# plus any row that must go first (locked by another relay, or skipped).
+_PG_EARLIER_UNSENT = """
+SELECT aggregateid, position FROM govbus_outbox
+WHERE sent_at IS NULL AND aggregateid = ANY(%(aggregates)s) AND position <= %(last)s
+ORDER BY aggregateid, position
+"""
+
+
+def publishable(claimed: list[OutboxRow], unsent: list[tuple[str, int]]) -> list[OutboxRow]:
+    """The claimed rows with no unclaimed unsent row of their aggregate before them."""
+    claimed_positions = {row.position for row in claimed}
+    blocked_from: dict[str, int] = {}
+    for aggregate, position in unsent:  # ordered by aggregate, position
+        if position not in claimed_positions and aggregate not in blocked_from:
+            blocked_from[aggregate] = position
+    return [
+        row for row in claimed if row.position < blocked_from.get(row.aggregateid, row.position + 1)
+    ]
 
 
 class PostgresOutbox:
@@ -80,8 +93,17 @@ class PostgresOutbox:
         self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def claim(self, limit: int) -> list[OutboxRow]:
-        rows = self._conn.execute(_PG_CLAIM, {"limit": limit}).fetchall()
-        return [OutboxRow(*row) for row in rows]
+        claimed = [OutboxRow(*row) for row in self._conn.execute(_PG_CLAIM, {"limit": limit})]
+        if not claimed:
+            return []
+        unsent = self._conn.execute(
+            _PG_EARLIER_UNSENT,
+            {
+                "aggregates": list({row.aggregateid for row in claimed}),
+                "last": claimed[-1].position,
+            },
+        ).fetchall()
+        return publishable(claimed, unsent)
 
     def mark_sent(self, positions: Sequence[int]) -> None:
         if positions:

@@ -69,7 +69,7 @@ def write_events(
 
 
 def end_offsets(kafka: KafkaEndpoint) -> list[TopicPartition]:
-    consumer = Consumer(kafka.client_config(group_id="offsets"))
+    consumer = Consumer(kafka.client_config() | {"group.id": "offsets"})
     partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
     offsets = []
     for p in partitions:
@@ -81,7 +81,7 @@ def end_offsets(kafka: KafkaEndpoint) -> list[TopicPartition]:
 
 def read_from(kafka: KafkaEndpoint, start: list[TopicPartition], contract: Contract) -> list:
     """(event id, entity key) of every record after `start`, in partition order."""
-    consumer = Consumer(kafka.client_config(group_id=f"read-{uuid.uuid4()}"))
+    consumer = Consumer(kafka.client_config() | {"group.id": f"read-{uuid.uuid4()}"})
     consumer.assign(start)
     records = []
     idle = 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from govbus import (
     Contract,
@@ -25,28 +26,27 @@ CITIZEN_ID = "11010519491231002X"
 TOPIC = "govbus.base.person"
 
 
-def read_all(kafka: KafkaEndpoint, topic: str, expected: int) -> list[tuple[bytes, list]]:
-    consumer = Consumer(
-        kafka.client_config(group_id=f"t-{id(object())}", auto_offset_reset="earliest")
-    )
-    consumer.subscribe([topic])
+def end_offsets(kafka: KafkaEndpoint, topic: str) -> list[TopicPartition]:
+    consumer = Consumer(kafka.client_config() | {"group.id": "offsets"})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    offsets = []
+    for p in partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        offsets.append(TopicPartition(topic, p, high))
+    consumer.close()
+    return offsets
+
+
+def read_from(kafka: KafkaEndpoint, start: list[TopicPartition]) -> list[tuple[bytes, list]]:
+    consumer = Consumer(kafka.client_config() | {"group.id": f"t-{uuid.uuid4()}"})
+    consumer.assign(start)
     seen: list[tuple[bytes, list]] = []
     idle = 0
-    try:
-        for _ in range(300):
-            message = consumer.poll(0.2)
-            if message is None:
-                idle += 1
-                if seen and idle >= 5:
-                    break
-                continue
-            idle = 0
-            if message.error() is None:
-                seen.append((message.value(), message.headers()))
-            if len(seen) >= expected:
-                break
-    finally:
-        consumer.close()
+    while idle < 4:
+        batch = consumer.consume(1000, 0.5)
+        idle = 0 if batch else idle + 1
+        seen += [(m.value(), m.headers()) for m in batch if m.error() is None]
+    consumer.close()
     return seen
 
 
@@ -55,6 +55,7 @@ def test_published_events_are_acknowledged_and_readable(
 ) -> None:
     settings = Settings(bootstrap_servers=kafka.bootstrap_servers)
     ensure_topics(kafka.client_config(), [TOPIC], partitions=1)
+    start = end_offsets(kafka, TOPIC)
     events = [
         PersonChanged.upsert(
             department="PSB", key=CITIZEN_ID, sequence=n, data=PersonData(name=f"n{n}")
@@ -69,7 +70,7 @@ def test_published_events_are_acknowledged_and_readable(
     assert offsets == sorted(offsets) and len(set(offsets)) == 50
     wanted = {str(e.event_id) for e in events}
     found = []
-    for value, headers in read_all(kafka, TOPIC, expected=10**9):
+    for value, headers in read_from(kafka, start):
         attributes = parse_cloudevent_headers(headers)
         if attributes.id in wanted:
             found.append(contract.decode(TOPIC, value))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from gateway._auth import CredentialStore
 from gateway._db import open_database
 from gateway._errors import install_error_handlers
+from gateway._ingest import ingest_router
 from gateway._settings import GatewaySettings
 from gateway.registry import RegistryStore, registry_router
 
@@ -24,6 +25,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.registry = RegistryStore(app.state.db)
     install_error_handlers(app)
     app.include_router(registry_router)
+    app.include_router(ingest_router)
     for router in extra_routers:
         app.include_router(router)
 

@@ -181,12 +181,12 @@ def bench_latency(bootstrap: str, dsn: str, rates: list[int], seconds: float) ->
             settings,
             contract,
             store,
-            SyncOptions(topic_prefix=prefix, max_idle_seconds=3),
+            SyncOptions(topic_prefix=prefix, max_idle_seconds=8),
             on_batch=visible,
         )
         runner = threading.Thread(target=service.run)
         runner.start()
-        time.sleep(4)  # join the group first
+        time.sleep(2)  # join the group first
         publisher = multiprocessing.Process(
             target=_publish_paced, args=(bootstrap, prefix, rate, seconds, n * 10_000_000)
         )

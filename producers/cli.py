@@ -75,6 +75,31 @@ def publish(
 admin_app = typer.Typer(name="admin", help="Platform administration.", no_args_is_help=True)
 acls_app = typer.Typer(name="acls", help="Kafka ACLs derived from the catalog.")
 admin_app.add_typer(acls_app)
+topics_app = typer.Typer(name="topics", help="The catalog's Kafka topics.")
+admin_app.add_typer(topics_app)
+
+
+@topics_app.command("ensure")
+def topics_ensure(
+    partitions: Annotated[int, typer.Option(help="Partitions of a new topic")] = 6,
+    replication_factor: Annotated[
+        int, typer.Option(help="Replicas of a new topic; -1 uses the broker default")
+    ] = -1,
+    prefix: Annotated[str, typer.Option(help="Prefix for the base topics")] = "",
+) -> None:
+    """Create the base topics (kept forever) and the dead-letter topic when missing."""
+    from govbus import Settings, ensure_catalog_topics, load_contract
+
+    settings = Settings()
+    contract = load_contract(settings)
+    created = ensure_catalog_topics(
+        contract.catalog,
+        settings,
+        prefix=prefix,
+        partitions=partitions,
+        replication_factor=replication_factor,
+    )
+    typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
 
 
 @acls_app.command("sync")

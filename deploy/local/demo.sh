@@ -10,6 +10,7 @@ GOVBUS=.venv/bin/govbus
 DATA=deploy/local/demo-data
 STATE=.govbus/demo
 mkdir -p "$STATE"
+export COLUMNS="${COLUMNS:-150}"  # room for the provenance tables when piped
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

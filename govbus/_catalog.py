@@ -106,6 +106,17 @@ class Resource(_Frozen):
     def fields_by_name(self) -> dict[str, FieldSpec]:
         return {f.name: f for f in self.fields}
 
+    @cached_property
+    def _fields_by_authority(self) -> dict[str, frozenset[str]]:
+        by_authority: dict[str, set[str]] = {}
+        for spec in self.fields:
+            by_authority.setdefault(spec.authority, set()).add(spec.name)
+        return {code: frozenset(names) for code, names in by_authority.items()}
+
+    def fields_sourced_from(self, department: str) -> frozenset[str]:
+        """The names of the fields `department` is the authoritative source of."""
+        return self._fields_by_authority.get(department, frozenset())
+
     def field(self, name: str) -> FieldSpec:
         try:
             return self.fields_by_name[name]

@@ -35,6 +35,8 @@ class Contract:
         version = self.latest_schema(resource)
         schema_id = self.resolver.id_for(resource.subject, version)
         record = event.to_avro()
+        if version.writer is not None:
+            return encode_confluent(schema_id, version.parsed, record, version.writer)
         if record["data"] is not None:
             # Name the union branch: fastavro then skips trying each branch (~35% faster),
             # and the bytes are the same.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from govbus._errors import ErrorCode, GovbusError
 
@@ -47,18 +48,32 @@ def cloudevent_headers(
     subject: str,
     traceparent: str | None = None,
 ) -> Headers:
+    spec_version, source, type_, content_type = _constant_headers(department, entity)
     headers: Headers = [
-        ("ce_specversion", SPEC_VERSION.encode()),
+        spec_version,
         ("ce_id", event_id.encode()),
-        ("ce_source", department_source(department).encode()),
-        ("ce_type", event_type(entity).encode()),
+        source,
+        type_,
         ("ce_time", occurred_at.isoformat().encode()),
         ("ce_subject", subject.encode()),
-        ("content-type", CONTENT_TYPE.encode()),
+        content_type,
     ]
     if traceparent:
         headers.append(("traceparent", traceparent.encode()))
     return headers
+
+
+@lru_cache(maxsize=1024)
+def _constant_headers(
+    department: str, entity: str
+) -> tuple[tuple[str, bytes], tuple[str, bytes], tuple[str, bytes], tuple[str, bytes]]:
+    """The headers fixed per department and entity, encoded once (publish hot path)."""
+    return (
+        ("ce_specversion", SPEC_VERSION.encode()),
+        ("ce_source", department_source(department).encode()),
+        ("ce_type", event_type(entity).encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    )
 
 
 def parse_cloudevent_headers(

@@ -12,6 +12,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException
 
+from govbus._avro_writer import Write, compile_writer
 from govbus._errors import ErrorCode, GovbusError
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
@@ -27,6 +28,11 @@ class SchemaVersion:
     @cached_property
     def parsed(self) -> Any:
         return fastavro.parse_schema(self.definition)
+
+    @cached_property
+    def writer(self) -> Write | None:
+        """A compiled Avro writer for this schema, or None where fastavro must encode."""
+        return compile_writer(self.definition)
 
     @cached_property
     def canonical(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import fastavro
 from fastavro.schema import SchemaParseException
 
+from govbus._avro_writer import Write
 from govbus._errors import ErrorCode, GovbusError
 from govbus._schemas import SchemaRepository, SchemaVersion
 
@@ -107,7 +108,14 @@ class RegistrySchemaResolver:
         return self._parsed[schema_id]
 
 
-def encode_confluent(schema_id: int, parsed_schema: Any, record: dict[str, Any]) -> bytes:
+def encode_confluent(
+    schema_id: int, parsed_schema: Any, record: dict[str, Any], writer: Write | None = None
+) -> bytes:
+    """Wire header plus Avro body; `writer` (compiled for the same schema) skips fastavro."""
+    if writer is not None:
+        body = bytearray(_HEADER.pack(MAGIC_BYTE, schema_id))
+        writer(body, record)
+        return bytes(body)
     out = io.BytesIO()
     out.write(_HEADER.pack(MAGIC_BYTE, schema_id))
     fastavro.schemaless_writer(out, parsed_schema, record)

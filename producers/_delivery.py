@@ -16,6 +16,10 @@ from govbus import ErrorCode, GovbusError
 
 _CALLBACK_LOCK = threading.Lock()
 _WAIT_SLICE = 0.05
+# States of a DeliveryResult, compared by identity.
+_PENDING = object()
+_DELIVERED = object()
+_FAILED = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +72,38 @@ def failure_code(kafka_error: Any) -> ErrorCode:
 
 
 class DeliveryResult:
-    """A future-like handle on one event's delivery."""
+    """A future-like handle on one event's delivery.
 
-    __slots__ = ("_callbacks", "_failure", "_poll", "_receipt", "event_id", "topic")
+    The receipt is built only when asked for: most results are never looked at one by one
+    (bulk paths check `succeeded()` or `flush()`'s failures).
+    """
+
+    __slots__ = (
+        "_callbacks",
+        "_failure",
+        "_offset",
+        "_partition",
+        "_poll",
+        "_state",
+        "event_id",
+        "topic",
+    )
 
     def __init__(self, event_id: str, topic: str, poll: Callable[[float], object]) -> None:
         self.event_id = event_id
         self.topic = topic
         self._poll = poll
-        self._receipt: DeliveryReceipt | None = None
+        self._state = _PENDING
+        self._partition = -1
+        self._offset = -1
         self._failure: DeliveryFailure | None = None
         self._callbacks: list[Callable[[DeliveryResult], None]] | None = None
 
     def done(self) -> bool:
-        return self._receipt is not None or self._failure is not None
+        return self._state is not _PENDING
 
     def succeeded(self) -> bool:
-        return self._receipt is not None
+        return self._state is _DELIVERED
 
     @property
     def failure(self) -> DeliveryFailure | None:
@@ -117,8 +136,7 @@ class DeliveryResult:
             )
         if self._failure is not None:
             raise self._failure.to_error()
-        assert self._receipt is not None
-        return self._receipt
+        return DeliveryReceipt(self.event_id, self.topic, self._partition, self._offset)
 
     def exception(self, timeout: float | None = None) -> GovbusError | None:
         try:
@@ -137,10 +155,19 @@ class DeliveryResult:
                 return
         callback(self)
 
-    def _resolve(self, receipt: DeliveryReceipt | None, failure: DeliveryFailure | None) -> None:
-        with _CALLBACK_LOCK:
-            self._receipt = receipt
-            self._failure = failure
+    def _delivered(self, partition: int, offset: int) -> None:
+        self._partition = partition
+        self._offset = offset
+        self._settle(_DELIVERED)
+
+    def _failed(self, failure: DeliveryFailure) -> None:
+        self._failure = failure
+        self._settle(_FAILED)
+
+    def _settle(self, state: object) -> None:
+        with _CALLBACK_LOCK:  # add_done_callback may run in another thread
+            self._state = state
             callbacks, self._callbacks = self._callbacks, None
-        for callback in callbacks or ():
-            callback(self)
+        if callbacks:
+            for callback in callbacks:
+                callback(self)

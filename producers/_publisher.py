@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 import structlog
 
 from govbus import (
+    CertificateChanged,
     ChangeEvent,
     Contract,
+    EntityKind,
     ErrorCode,
     GovbusError,
     Resource,
@@ -30,7 +31,6 @@ from govbus import (
 )
 from producers._delivery import (
     DeliveryFailure,
-    DeliveryReceipt,
     DeliveryResult,
     failure_code,
 )
@@ -64,9 +64,8 @@ class ProducerLike(Protocol):
     def __len__(self) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    """A validated, encoded event ready to produce."""
+class OutgoingRecord(NamedTuple):
+    """A validated, encoded event ready to produce (a tuple: built once per event)."""
 
     event_id: str
     resource: str
@@ -77,10 +76,14 @@ class OutgoingRecord:
 
     @property
     def size(self) -> int:
-        total = len(self.key) + len(self.value)
-        for name, value in self.headers:
-            total += len(name) + len(value)
-        return total
+        return len(self.key) + len(self.value) + headers_size(self.headers)
+
+
+def headers_size(headers: Headers) -> int:
+    total = 0
+    for name, value in headers:
+        total += len(name) + len(value)
+    return total
 
 
 def refused(department: str, resource: str, error: GovbusError, event_id: str | None) -> None:
@@ -122,6 +125,8 @@ class Publisher:
             conf = producer_config(self.settings, **(producer_overrides or {}))
             producer = Producer(conf)
         self._producer = producer
+        self._poll = producer.poll
+        self._resources: dict[tuple[EntityKind, str | None], Resource] = {}
         self._failures: list[DeliveryFailure] = []
         self._max_bytes = self.settings.max_event_bytes
         self._delivered_counters: dict[str, Any] = {}
@@ -129,23 +134,37 @@ class Publisher:
     # -- validation and encoding ------------------------------------------------------
 
     def prepare(self, event: ChangeEvent[Any], *, traceparent: str | None = None) -> OutgoingRecord:
-        """Validate and encode; raises GovbusError (counted and logged) on refusal."""
-        resource_code = "unknown"
-        event_id = str(getattr(event, "event_id", "")) or None
+        """Validate and encode; raises GovbusError (counted and logged) on refusal.
+
+        The event is a pydantic model, validated when it was built: it is not validated
+        again, but every govbus check (department, identifiers, authority, schema, size)
+        runs on every event.
+        """
+        resource: Resource | None = None
         try:
             if not isinstance(event, ChangeEvent):
                 raise GovbusError(
                     ErrorCode.SCHEMA_MISMATCH, "not a govbus change event (PersonChanged, ...)"
                 )
-            resource = resource_for_event(self.contract.catalog, event)
-            resource_code = resource.code
+            resource = self._resource_for(event)
             self._check_department(event, resource)
             check_identifiers(event)
             check_authority(self.contract.catalog, resource, event)
             return self._encode(resource, event, traceparent)
         except GovbusError as exc:
-            refused(self.department, resource_code, exc, event_id)
+            event_id = str(getattr(event, "event_id", "")) or None
+            refused(self.department, resource.code if resource else "unknown", exc, event_id)
             raise
+
+    def _resource_for(self, event: ChangeEvent[Any]) -> Resource:
+        """The event's resource, looked up once per entity (and licence type)."""
+        licence_type = event.licence_type_code if isinstance(event, CertificateChanged) else None
+        cache_key = (event.entity, licence_type)
+        resource = self._resources.get(cache_key)
+        if resource is None:
+            resource = resource_for_event(self.contract.catalog, event)
+            self._resources[cache_key] = resource  # bounded: only catalog resources land here
+        return resource
 
     def _check_department(self, event: ChangeEvent[Any], resource: Resource) -> None:
         if event.source_department != self.department:
@@ -174,19 +193,19 @@ class Publisher:
         headers = cloudevent_headers(
             event_id=event_id,
             department=self.department,
-            entity=str(event.entity),
+            entity=event.entity,
             occurred_at=event.occurred_at,
             subject=key.decode(),
             traceparent=traceparent,
         )
-        record = OutgoingRecord(event_id, resource.code, resource.topic, key, value, headers)
-        if record.size > self._max_bytes:
+        size = len(key) + len(value) + headers_size(headers)
+        if size > self._max_bytes:
             raise GovbusError(
                 ErrorCode.PAYLOAD_TOO_LARGE,
-                f"event of {record.size} bytes exceeds the limit of {self._max_bytes} bytes",
-                details={"size": record.size, "limit": self._max_bytes},
+                f"event of {size} bytes exceeds the limit of {self._max_bytes} bytes",
+                details={"size": size, "limit": self._max_bytes},
             )
-        return record
+        return OutgoingRecord(event_id, resource.code, resource.topic, key, value, headers)
 
     # -- producing ----------------------------------------------------------------------
 
@@ -214,16 +233,16 @@ class Publisher:
         self, record: OutgoingRecord, *, on_delivery: DeliveryCallback | None = None
     ) -> DeliveryResult | None:
         """Produce once; None when the local queue is full (the caller decides how to wait)."""
-        result = DeliveryResult(record.event_id, record.topic, self._producer.poll)
+        # The result is librdkafka's on_delivery callable too: one object per event.
+        result = _TrackedDelivery(self, record.event_id, record.topic)
         if on_delivery is not None:
             result.add_done_callback(on_delivery)
-        report = _DeliveryReport(self, result)
         try:
             self._producer.produce(
                 record.topic,
                 value=record.value,
                 key=record.key,
-                on_delivery=report,
+                on_delivery=result,
                 headers=record.headers,
             )
         except BufferError:
@@ -278,8 +297,7 @@ class Publisher:
                 counter = PUBLISH_DELIVERED.labels(self.department, result.topic)
                 self._delivered_counters[result.topic] = counter
             counter.inc()
-            receipt = DeliveryReceipt(result.event_id, result.topic, msg.partition(), msg.offset())
-            result._resolve(receipt, None)
+            result._delivered(msg.partition(), msg.offset())
             return
         code = failure_code(err)
         failure = DeliveryFailure(result.event_id, result.topic, code, str(err.str()))
@@ -293,17 +311,17 @@ class Publisher:
             reason=failure.message,
         )
         self._failures.append(failure)
-        result._resolve(None, failure)
+        result._failed(failure)
 
 
-class _DeliveryReport:
-    """The on_delivery callable handed to librdkafka for one event."""
+class _TrackedDelivery(DeliveryResult):
+    """A DeliveryResult that is also the on_delivery callable handed to librdkafka."""
 
-    __slots__ = ("publisher", "result")
+    __slots__ = ("_publisher",)
 
-    def __init__(self, publisher: Publisher, result: DeliveryResult) -> None:
-        self.publisher = publisher
-        self.result = result
+    def __init__(self, publisher: Publisher, event_id: str, topic: str) -> None:
+        super().__init__(event_id, topic, publisher._poll)
+        self._publisher = publisher
 
     def __call__(self, err: Any, msg: Any) -> None:
-        self.publisher._delivered(self.result, err, msg)
+        self._publisher._delivered(self, err, msg)

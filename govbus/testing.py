@@ -205,10 +205,18 @@ def _stop_abandoned_sessions() -> None:
         ("postgres", postgres.stop_postgres),
     ):
         for directory in (paths.state_root() / kind).glob(f"{_SESSION_PREFIX}*"):
-            owner = directory.name.removeprefix(_SESSION_PREFIX).split("-")[0]
-            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            if not _owner_alive(directory.name):
                 with contextlib.suppress(Exception):
                     stop(directory.name)
+        for lock in (paths.state_root() / kind).glob(f".{_SESSION_PREFIX}*.lock"):
+            if not _owner_alive(lock.name.removeprefix(".")):
+                lock.unlink(missing_ok=True)
+
+
+def _owner_alive(session_name: str) -> bool:
+    """Whether the pytest process named in `pytest-<pid>-<role>` still runs."""
+    owner = session_name.removeprefix(_SESSION_PREFIX).split("-")[0]
+    return not owner.isdigit() or Path(f"/proc/{owner}").exists()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Store sync benchmark: `python -m bench.sync [--events N] [--entities N] [--skip-kafka]`.
 
 1. apply_batch events/s into SQLite and PostgreSQL vs a raw bulk upsert of one row per
-   event with the same driver (executemany / COPY + INSERT … ON CONFLICT), same run, no Kafka.
+   event with the same state columns, the same driver (executemany / COPY + INSERT … ON
+   CONFLICT) and the same transaction size, same run, no Kafka.
 2. End to end: publish (separate process, paced) → visible in the store (after the batch's
    DB commit), p50/p99 at given rates, real Kafka + PostgreSQL.
 3. Peak RSS of a `govbus sync` process applying N entities into PostgreSQL.
@@ -31,9 +32,11 @@ import psycopg
 
 from consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
 from consumers._apply import BatchItem, BatchResult
+from consumers._migrations import DIALECTS
 from consumers._sync import SyncOptions, SyncService
+from consumers._tables import columns
 from consumers.testing import citizen_id, person, publish_events
-from govbus import Settings, admin_config, ensure_topics, load_contract
+from govbus import EntityKind, Settings, admin_config, ensure_topics, load_contract
 
 BATCH = 5000
 
@@ -60,27 +63,57 @@ def time_apply(url: str, events: list[SourcedEvent]) -> float:
     return len(events) / elapsed
 
 
-def raw_rows(events: list[SourcedEvent]) -> list[tuple[Any, ...]]:
-    return [
-        (s.event.entity_key, *(s.event.changed_values()[f] for f in ("name", "residence_address")))
-        for s in events
-    ]
+# The raw baseline writes what apply_batch writes to the persons table, minus what only
+# the sync needs: every state column (key, the person fields, deleted, updated_at), one
+# row per event, same batch = same transaction size, same driver and bulk path.
+RAW_COLUMNS = ["entity_key", *columns(EntityKind.PERSON), "deleted", "updated_at"]
+
+
+def raw_rows(events: list[SourcedEvent]) -> list[list[Any]]:
+    names = list(columns(EntityKind.PERSON))
+    rows = []
+    for s in events:
+        changed = s.event.changed_values()
+        rows.append([s.event.entity_key, *(changed.get(n) for n in names), False, None])
+    return rows
+
+
+def _raw_ddl(types: dict[str, str]) -> str:
+    cols = columns(EntityKind.PERSON)
+    fields = ", ".join(f"{n} {types[t]}" for n, t in cols.items())
+    return (
+        f"CREATE TABLE raw (entity_key {types['text']} PRIMARY KEY, {fields}, "
+        f"deleted {types['bool']} NOT NULL, updated_at {types['ts']} NOT NULL)"
+    )
+
+
+def _raw_upsert(select: str) -> str:
+    updates = ", ".join(f"{n} = excluded.{n}" for n in RAW_COLUMNS[1:])
+    return (
+        f"INSERT INTO raw ({', '.join(RAW_COLUMNS)}) {select} "
+        f"ON CONFLICT (entity_key) DO UPDATE SET {updates}"
+    )
 
 
 def time_raw_sqlite(path: str, events: list[SourcedEvent]) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE raw (entity_key TEXT PRIMARY KEY, name TEXT, address TEXT)")
+    conn.execute(_raw_ddl(DIALECTS["sqlite"]))
     rows = raw_rows(events)
+    dates = [i for i, n in enumerate(RAW_COLUMNS) if n in ("birth_date", "death_date")]
+    insert = _raw_upsert(f"VALUES ({', '.join('?' * len(RAW_COLUMNS))})")
     start = time.perf_counter()
     for i in range(0, len(rows), BATCH):
+        updated = datetime.now(UTC).isoformat()
+        chunk = []
+        for row in rows[i : i + BATCH]:
+            values = [*row[:-2], 0, updated]
+            for d in dates:  # the driver's only conversion work, as in the store
+                values[d] = values[d] and values[d].isoformat()
+            chunk.append(values)
         conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO raw VALUES (?, ?, ?) ON CONFLICT (entity_key) DO UPDATE SET "
-            "name = excluded.name, address = excluded.address",
-            rows[i : i + BATCH],
-        )
+        conn.executemany(insert, chunk)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()
@@ -91,19 +124,18 @@ def time_raw_postgres(dsn: str, events: list[SourcedEvent]) -> float:
     rows = raw_rows(events)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS raw")
-        conn.execute("CREATE TABLE raw (entity_key text PRIMARY KEY, name text, address text)")
+        conn.execute(_raw_ddl(DIALECTS["postgresql"]))
         conn.execute("CREATE TEMP TABLE tmp_raw (LIKE raw) ON COMMIT DELETE ROWS")
+        insert = _raw_upsert(f"SELECT {', '.join(RAW_COLUMNS)} FROM tmp_raw")
         start = time.perf_counter()
         for i in range(0, len(rows), BATCH):
+            updated = datetime.now(UTC)
             chunk = {r[0]: r for r in rows[i : i + BATCH]}  # ON CONFLICT needs unique keys
             with conn.transaction(), conn.cursor() as cur:
-                with cur.copy("COPY tmp_raw FROM STDIN") as copy:
+                with cur.copy(f"COPY tmp_raw ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
                     for row in chunk.values():
-                        copy.write_row(row)
-                cur.execute(
-                    "INSERT INTO raw SELECT * FROM tmp_raw ON CONFLICT (entity_key) DO UPDATE "
-                    "SET name = excluded.name, address = excluded.address"
-                )
+                        copy.write_row((*row[:-1], updated))
+                cur.execute(insert)
         elapsed = time.perf_counter() - start
         conn.execute("DROP TABLE raw")
     return len(rows) / elapsed

@@ -31,13 +31,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumers._store import (
-    EntityRow,
+    STAMP_SEQUENCE,
     EntityState,
-    FieldProvenance,
     QuarantineRow,
+    Stamp,
     Store,
     StoreWriter,
     TopicPartition,
+    epoch_us,
 )
 from consumers._tables import RECORD_FIELD, columns
 from govbus import (
@@ -97,17 +98,49 @@ class BatchResult:
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What the merge needs of a catalog resource, as plain dicts."""
+
+    authority: dict[str, str]
+    key_authority: str
+    key_authority_fields: tuple[str, ...]
+    """The key authority's fields and `_record`: what a DELETE stamps."""
+
+
+def _rules(resource: Resource) -> _Rules:
+    key_authority = resource.key.authority
+    own = tuple(f.name for f in resource.fields if f.authority == key_authority)
+    return _Rules(
+        authority={f.name: f.authority for f in resource.fields},
+        key_authority=key_authority,
+        key_authority_fields=(*own, RECORD_FIELD),
+    )
+
+
 @dataclass(slots=True)
 class _Merge:
     """In-memory state of the entities a batch touches, and what must be written back."""
 
     catalog: Catalog
-    applied_at: datetime
+    applied_us: int
     states: dict[EntityKind, dict[str, EntityState]]
-    dirty: dict[EntityKind, set[str]] = field(default_factory=dict)
+    dirty: dict[EntityKind, dict[str, EntityState]] = field(default_factory=dict)
     existence_changed: dict[EntityKind, set[str]] = field(default_factory=dict)
-    provenance: dict[tuple[EntityKind, str, str], FieldProvenance] = field(default_factory=dict)
+    rules: dict[tuple[EntityKind, str | None], _Rules | None] = field(default_factory=dict)
     result: BatchResult = field(default_factory=BatchResult)
+
+    def rules_for(self, event: ChangeEvent[Any]) -> _Rules | None:
+        licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
+        cache_key = (event.entity, licence)
+        if cache_key not in self.rules:
+            try:
+                resource = self.catalog.resource_for_entity(event.entity, licence)
+            except GovbusError:
+                self.rules[cache_key] = None
+            else:
+                self.rules[cache_key] = _rules(resource)
+        return self.rules[cache_key]
 
     def state(self, kind: EntityKind, key: str) -> EntityState:
         by_key = self.states.setdefault(kind, {})
@@ -117,74 +150,69 @@ class _Merge:
         return state
 
     def touch(self, kind: EntityKind, key: str, state: EntityState, *, existence: bool) -> None:
-        self.dirty.setdefault(kind, set()).add(key)
+        self.dirty.setdefault(kind, {})[key] = state
         if existence or not state.exists:
             self.existence_changed.setdefault(kind, set()).add(key)
         state.exists = True
 
-    def note(self, event: ChangeEvent[Any], name: str) -> None:
-        self.provenance[(event.entity, event.entity_key, name)] = FieldProvenance(
-            entity=event.entity,
-            entity_key=event.entity_key,
-            field=name,
-            source_department=event.source_department,
-            event_id=event.event_id,
-            source_sequence=event.source_sequence,
-            occurred_at=event.occurred_at,
-            applied_at=self.applied_at,
-        )
+    def stamp(self, event: ChangeEvent[Any]) -> Stamp:
+        # One list per event, shared by every field it sets: built once, not per field.
+        return [
+            event.source_department,
+            event.source_sequence,
+            event.event_id.hex,
+            epoch_us(event.occurred_at),
+            self.applied_us,
+        ]
 
 
-def _resource(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
-    licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
-    return catalog.resource_for_entity(event.entity, licence)
+def _sequence(state: EntityState, name: str) -> int:
+    stamp = state.provenance.get(name)
+    return -1 if stamp is None else int(stamp[STAMP_SEQUENCE])
 
 
-def _merge_upsert(merge: _Merge, resource: Resource, event: ChangeEvent[Any]) -> None:
+def _merge_upsert(merge: _Merge, rules: _Rules, event: ChangeEvent[Any]) -> None:
     state = merge.state(event.entity, event.entity_key)
     seq = event.source_sequence
-    changed = False
+    department = event.source_department
+    values, provenance = state.values, state.provenance
+    stamp: Stamp | None = None
     for name, value in event.changed_values().items():
-        spec = resource.fields_by_name.get(name)
-        if spec is None or spec.authority != event.source_department:
+        if rules.authority.get(name) != department:
             merge.result.refused_fields += 1
             continue
-        if seq <= state.sequences.get(name, -1):
+        current = provenance.get(name)
+        if current is not None and seq <= current[STAMP_SEQUENCE]:
             merge.result.stale_fields += 1
             continue
-        state.values[name] = value
-        state.sequences[name] = seq
-        merge.note(event, name)
-        changed = True
+        stamp = stamp or merge.stamp(event)
+        values[name] = value
+        provenance[name] = stamp
     restored = (
-        state.deleted
-        and event.source_department == resource.key.authority
-        and seq > state.sequences.get(RECORD_FIELD, -1)
+        state.deleted and department == rules.key_authority and seq > _sequence(state, RECORD_FIELD)
     )
     if restored:
         state.deleted = False
-        state.sequences[RECORD_FIELD] = seq
-        merge.note(event, RECORD_FIELD)
-    if changed or restored or not state.exists:
+        provenance[RECORD_FIELD] = stamp or merge.stamp(event)
+    if stamp is not None or restored or not state.exists:
         merge.touch(event.entity, event.entity_key, state, existence=restored)
 
 
-def _merge_delete(merge: _Merge, resource: Resource, event: ChangeEvent[Any]) -> None:
-    authority = resource.key.authority
-    if event.source_department != authority:
+def _merge_delete(merge: _Merge, rules: _Rules, event: ChangeEvent[Any]) -> None:
+    if event.source_department != rules.key_authority:
         merge.result.refused_fields += 1
         return
     state = merge.state(event.entity, event.entity_key)
-    own = [f.name for f in resource.fields if f.authority == authority] + [RECORD_FIELD]
+    own = rules.key_authority_fields
     seq = event.source_sequence
-    if seq <= max((state.sequences.get(name, -1) for name in own), default=-1):
+    if seq <= max(_sequence(state, name) for name in own):
         merge.result.stale_fields += 1
         return
     state.values = dict.fromkeys(state.values)
     state.deleted = True
+    stamp = merge.stamp(event)
     for name in own:
-        state.sequences[name] = seq
-        merge.note(event, name)
+        state.provenance[name] = stamp
     merge.touch(event.entity, event.entity_key, state, existence=True)
 
 
@@ -222,17 +250,19 @@ def _quarantine_rows(rejected: list[RejectedRecord], at: datetime) -> list[Quara
 def _unique_events(
     tx: StoreWriter, events: list[SourcedEvent], result: BatchResult
 ) -> list[ChangeEvent[Any]]:
-    known = tx.known_event_ids({e.event.event_id for e in events}) if events else set()
-    unique: list[ChangeEvent[Any]] = []
-    seen: set[uuid.UUID] = set()
+    """Drop duplicates (outbox retries): ids seen earlier in this batch or in earlier ones.
+
+    Processed ids are kept as one indexed column (16-byte uuid on PostgreSQL) and claimed in
+    the batch's transaction, so the check is one statement per batch and exact (counters
+    never double count). The per-field sequence check alone would keep state right on
+    a retry, since a retry carries the same sequence, but not the counts.
+    """
+    first: dict[uuid.UUID, ChangeEvent[Any]] = {}
     for sourced in events:
-        event_id = sourced.event.event_id
-        if event_id in known or event_id in seen:
-            result.duplicate_events += 1
-            continue
-        seen.add(event_id)
-        unique.append(sourced.event)
-    return unique
+        first.setdefault(sourced.event.event_id, sourced.event)
+    known = tx.claim_event_ids(first.keys()) if first else set()
+    result.duplicate_events += len(events) - len(first) + len(known)
+    return [event for event_id, event in first.items() if event_id not in known]
 
 
 def _merge_events(
@@ -246,32 +276,25 @@ def _merge_events(
     for event in events:
         keys.setdefault(event.entity, set()).add(event.entity_key)
     states = {kind: tx.load_states(kind, kind_keys) for kind, kind_keys in keys.items()}
-    merge = _Merge(catalog, now, states, result=result)
+    merge = _Merge(catalog, epoch_us(now), states, result=result)
     for event in events:
-        try:
-            resource = _resource(catalog, event)
-        except GovbusError:
+        rules = merge.rules_for(event)
+        if rules is None:
             merge.result.refused_fields += len(event.changed_fields) or 1
             continue
         if event.operation == "DELETE":
-            _merge_delete(merge, resource, event)
+            _merge_delete(merge, rules, event)
         else:
-            _merge_upsert(merge, resource, event)
+            _merge_upsert(merge, rules, event)
         merge.result.applied_events += 1
     return merge
 
 
-def _write_merge(tx: StoreWriter, merge: _Merge) -> None:
-    for kind, keys in merge.dirty.items():
-        by_key = merge.states[kind]
-        rows = [
-            EntityRow(key, by_key[key].values, by_key[key].deleted, merge.applied_at)
-            for key in sorted(keys)
-        ]
-        tx.upsert_entities(kind, rows)
-    if merge.provenance:
-        tx.upsert_provenance(list(merge.provenance.values()))
-    certificates = merge.dirty.get(EntityKind.CERTIFICATE, set())
+def _write_merge(tx: StoreWriter, merge: _Merge, now: datetime) -> None:
+    for kind, dirty in merge.dirty.items():
+        # Key order: concurrent writers (during a rebalance) lock rows in the same order.
+        tx.upsert_entities(kind, sorted(dirty.items()), now)
+    certificates = merge.dirty.get(EntityKind.CERTIFICATE, {}).keys()
     holders: dict[EntityKind, Collection[str]] = {
         kind: keys
         for kind, keys in merge.existence_changed.items()
@@ -289,7 +312,7 @@ def apply_batch(
     group: str,
     now: datetime | None = None,
 ) -> BatchResult:
-    """Apply a batch in one transaction: state, provenance, dedup ids, quarantine, offsets."""
+    """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets."""
     now = now or datetime.now(UTC)
     result = BatchResult()
     with store.transaction() as tx:
@@ -298,9 +321,7 @@ def apply_batch(
         rejected = [i for i in fresh if isinstance(i, RejectedRecord)]
         events = _unique_events(tx, [i for i in fresh if isinstance(i, SourcedEvent)], result)
         merge = _merge_events(tx, catalog, events, now, result)
-        _write_merge(tx, merge)
-        if events:
-            tx.record_processed([e.event_id for e in events])
+        _write_merge(tx, merge, now)
         if rejected:
             tx.quarantine(_quarantine_rows(rejected, now))
             result.quarantined = len(rejected)

@@ -7,11 +7,16 @@ Layout choice: one typed column per catalog field rather than a JSON document. U
 rewrite whole rows either way (the merge happens in memory per batch), but typed columns
 let readers index and filter (`valid_to`, `holder_id`, `status`) without JSON operators,
 and COPY/executemany of flat tuples is the fastest bulk path on both drivers.
+
+Provenance (migration 2) lives in one JSON column of the record, {field: stamp} (see
+`consumers._store.Stamp`), not in a row per field: an event is one row write, and the
+merge reads values and sequences in the same SELECT. It is the current provenance of each
+field, which is what the store promises; there is no provenance history.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DIALECTS: dict[str, dict[str, str]] = {
     "sqlite": {
@@ -48,15 +53,81 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    by_dialect: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Statements run after `statements`, for data moves the dialects spell differently."""
 
     def render(self, dialect: str) -> list[str]:
         types = DIALECTS[dialect]
-        return [statement.format(**types) for statement in self.statements]
+        common = [statement.format(**types) for statement in self.statements]
+        return [*common, *self.by_dialect.get(dialect, ())]
 
 
 _ENTITY_META = """
     deleted {bool} NOT NULL DEFAULT {false},
     updated_at {ts} NOT NULL"""
+
+_ENTITY_TABLES = {
+    "person": "persons",
+    "legal_entity": "legal_entities",
+    "certificate": "certificates",
+}
+
+# SQLite kept timestamps as Python ISO text: whole seconds via unixepoch() (which applies
+# the UTC offset), plus the optional six fraction digits.
+_SQLITE_US = (
+    "(unixepoch({c}) * 1000000 + "
+    "CASE WHEN substr({c}, 20, 1) = '.' THEN CAST(substr({c}, 21, 6) AS INTEGER) ELSE 0 END)"
+)
+
+
+def _move_provenance_sqlite(entity: str, table: str) -> str:
+    stamp = (
+        "json_array(source_department, source_sequence, event_id, "
+        f"{_SQLITE_US.format(c='occurred_at')}, {_SQLITE_US.format(c='applied_at')})"
+    )
+    return (
+        f"UPDATE {table} SET provenance = (SELECT json_group_object(field, json({stamp})) "
+        f"FROM field_provenance p WHERE p.entity_type = '{entity}' "
+        f"AND p.entity_key = {table}.entity_key) "
+        f"WHERE EXISTS (SELECT 1 FROM field_provenance p WHERE p.entity_type = '{entity}' "
+        f"AND p.entity_key = {table}.entity_key)"
+    )
+
+
+def _move_provenance_postgresql(entity: str, table: str) -> str:
+    us = "(extract(epoch FROM {c}) * 1000000)::bigint"
+    stamp = (
+        "jsonb_build_array(source_department, source_sequence, "
+        f"replace(event_id::text, '-', ''), {us.format(c='occurred_at')}, "
+        f"{us.format(c='applied_at')})"
+    )
+    return (
+        f"UPDATE {table} t SET provenance = p.stamps FROM (SELECT entity_key, "
+        f"jsonb_object_agg(field, {stamp}) AS stamps FROM field_provenance "
+        f"WHERE entity_type = '{entity}' GROUP BY entity_key) p "
+        "WHERE t.entity_key = p.entity_key"
+    )
+
+
+_PROVENANCE_WITH_RECORD = Migration(
+    2,
+    "field provenance as one column of each record (one row write per event)",
+    tuple(
+        f"ALTER TABLE {table} ADD COLUMN provenance {{json}} NOT NULL DEFAULT '{{{{}}}}'"
+        for table in _ENTITY_TABLES.values()
+    ),
+    {
+        "sqlite": (
+            *(_move_provenance_sqlite(e, t) for e, t in _ENTITY_TABLES.items()),
+            "DROP TABLE field_provenance",
+        ),
+        "postgresql": (
+            *(_move_provenance_postgresql(e, t) for e, t in _ENTITY_TABLES.items()),
+            "DROP TABLE field_provenance",
+        ),
+    },
+)
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -118,13 +189,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     quarantined_at {ts} NOT NULL)""",
         ),
     ),
+    _PROVENANCE_WITH_RECORD,
 )
 
 STATE_TABLES = (
     "persons",
     "legal_entities",
     "certificates",
-    "field_provenance",
     "applied_offsets",
     "processed_events",
     "quarantine",

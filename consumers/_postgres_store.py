@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -15,34 +15,23 @@ from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLE
 from consumers._store import (
     EntityRow,
     EntityState,
-    FieldProvenance,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
+    encode_json,
+    field_provenance,
 )
 from consumers._tables import TABLES, ColumnType, columns
 from govbus import EntityKind
 
 _HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
 _MIGRATION_LOCK = 0x60B05_0001
-_PROVENANCE_COLUMNS = (
-    "entity_type, entity_key, field, source_department, event_id, source_sequence, "
-    "occurred_at, applied_at"
-)
 
 
 def _to_db(value: Any, ctype: ColumnType) -> Any:
     if value is not None and ctype is ColumnType.JSON:
         return Jsonb(value)
     return value
-
-
-def _copy_rows(
-    cur: psycopg.Cursor[Any], table: str, names: str, rows: Iterable[Sequence[Any]]
-) -> None:
-    with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 class _PostgresWriter:
@@ -67,94 +56,59 @@ class _PostgresWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
-    def known_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        # One statement records the ids and tells which are new: RETURNING skips conflicts.
         self._cur.execute(
-            "SELECT event_id FROM processed_events WHERE event_id = ANY(%s)", (list(event_ids),)
+            "INSERT INTO processed_events (event_id) SELECT unnest(%s::uuid[]) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            (list(event_ids),),
         )
-        return {row[0] for row in self._cur.fetchall()}
+        new = {row[0] for row in self._cur.fetchall()}
+        return {e for e in event_ids if e not in new}
 
     def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]:
         names = list(columns(kind))
-        key_list = list(keys)
         self._cur.execute(
-            f"SELECT entity_key, deleted, {', '.join(names)} FROM {TABLES[kind]} "
+            f"SELECT entity_key, deleted, provenance, {', '.join(names)} FROM {TABLES[kind]} "
             "WHERE entity_key = ANY(%s)",
-            (key_list,),
+            (list(keys),),
         )
-        states = {
-            row[0]: EntityState(dict(zip(names, row[2:], strict=True)), exists=True, deleted=row[1])
+        return {
+            row[0]: EntityState(
+                dict(zip(names, row[3:], strict=True)), row[2], exists=True, deleted=row[1]
+            )
             for row in self._cur.fetchall()
         }
-        self._cur.execute(
-            "SELECT entity_key, field, source_sequence FROM field_provenance "
-            "WHERE entity_type = %s AND entity_key = ANY(%s)",
-            (str(kind), key_list),
-        )
-        for key, name, sequence in self._cur.fetchall():
-            if key in states:
-                states[key].sequences[name] = sequence
-        return states
 
-    def upsert_entities(self, kind: EntityKind, rows: Sequence[EntityRow]) -> None:
+    def upsert_entities(
+        self, kind: EntityKind, rows: Sequence[EntityRow], updated_at: datetime
+    ) -> None:
         cols = columns(kind)
-        names = ["entity_key", *cols, "deleted", "updated_at"]
+        names = list(cols)
+        json_names = [n for n, t in cols.items() if t is ColumnType.JSON]
+        all_names = ["entity_key", *names, "provenance", "deleted", "updated_at"]
         table = TABLES[kind]
-        _copy_rows(
-            self._cur,
-            f"tmp_{table}",
-            ", ".join(names),
-            (
-                (
-                    r.key,
-                    *(_to_db(r.values.get(n), t) for n, t in cols.items()),
-                    r.deleted,
-                    r.updated_at,
+        with self._cur.copy(f"COPY tmp_{table} ({', '.join(all_names)}) FROM STDIN") as copy:
+            for key, state in rows:
+                values = state.values
+                if json_names:
+                    values = {**values, **{n: _to_db(values[n], cols[n]) for n in json_names}}
+                copy.write_row(
+                    (
+                        key,
+                        *[values[n] for n in names],
+                        encode_json(state.provenance),
+                        state.deleted,
+                        updated_at,
+                    )
                 )
-                for r in rows
-            ),
-        )
-        updates = ", ".join(f"{n} = excluded.{n}" for n in names[1:])
+        updates = ", ".join(f"{n} = excluded.{n}" for n in all_names[1:])
         self._cur.execute(
-            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(names)} FROM tmp_{table} "
+            f"INSERT INTO {table} ({', '.join(all_names)}) "
+            f"SELECT {', '.join(all_names)} FROM tmp_{table} "
             f"ON CONFLICT (entity_key) DO UPDATE SET {updates}"
         )
         self._cur.execute(f"TRUNCATE tmp_{table}")
-
-    def upsert_provenance(self, rows: Sequence[FieldProvenance]) -> None:
-        _copy_rows(
-            self._cur,
-            "tmp_field_provenance",
-            _PROVENANCE_COLUMNS,
-            (
-                (
-                    str(p.entity),
-                    p.entity_key,
-                    p.field,
-                    p.source_department,
-                    p.event_id,
-                    p.source_sequence,
-                    p.occurred_at,
-                    p.applied_at,
-                )
-                for p in rows
-            ),
-        )
-        self._cur.execute(
-            f"INSERT INTO field_provenance ({_PROVENANCE_COLUMNS}) "
-            f"SELECT {_PROVENANCE_COLUMNS} FROM tmp_field_provenance "
-            "ON CONFLICT (entity_type, entity_key, field) DO UPDATE SET "
-            "source_department = excluded.source_department, event_id = excluded.event_id, "
-            "source_sequence = excluded.source_sequence, occurred_at = excluded.occurred_at, "
-            "applied_at = excluded.applied_at"
-        )
-        self._cur.execute("TRUNCATE tmp_field_provenance")
-
-    def record_processed(self, event_ids: Collection[uuid.UUID]) -> None:
-        self._cur.execute(
-            "INSERT INTO processed_events (event_id) SELECT unnest(%s::uuid[]) "
-            "ON CONFLICT DO NOTHING",
-            (list(event_ids),),
-        )
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         self._cur.executemany(
@@ -212,7 +166,7 @@ class PostgresStore:
         self.url = url
         self._conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
         self._migrate()
-        for table in (*TABLES.values(), "field_provenance"):
+        for table in TABLES.values():
             self._conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} "
                 f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -252,29 +206,20 @@ class PostgresStore:
         names = list(columns(kind))
         extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
         row = self._conn.execute(
-            f"SELECT deleted, updated_at{extra}, {', '.join(names)} FROM {TABLES[kind]} "
-            "WHERE entity_key = %s",
+            f"SELECT deleted, updated_at{extra}, provenance, {', '.join(names)} "
+            f"FROM {TABLES[kind]} WHERE entity_key = %s",
             (key,),
         ).fetchone()
         if row is None:
             return None
-        provenance = [
-            FieldProvenance(kind, key, *rest)
-            for rest in self._conn.execute(
-                "SELECT field, source_department, event_id, source_sequence, occurred_at, "
-                "applied_at FROM field_provenance WHERE entity_type = %s AND entity_key = %s "
-                "ORDER BY field",
-                (str(kind), key),
-            ).fetchall()
-        ]
         return StoredRecord(
             entity=kind,
             key=key,
-            values=dict(zip(names, row[3:], strict=True)),
+            values=dict(zip(names, row[4:], strict=True)),
             deleted=row[0],
             updated_at=row[1],
             holder_known=row[2],
-            provenance=provenance,
+            provenance=field_provenance(kind, key, row[3]),
         )
 
     def count(self, kind: EntityKind) -> int:

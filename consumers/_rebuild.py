@@ -14,7 +14,14 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumers._apply import apply_batch
 from consumers._store import Store
-from consumers._sync import SyncOptions, SyncTotals, base_topics, raw_record, to_batch_items
+from consumers._sync import (
+    FETCH_LIMITS,
+    SyncOptions,
+    SyncTotals,
+    base_topics,
+    raw_record,
+    to_batch_items,
+)
 from govbus import Contract, Settings, consumer_config
 
 Progress = Callable[[int, int], None]
@@ -41,7 +48,7 @@ def rebuild_store(
 ) -> SyncTotals:
     """Empty the store, then apply every record up to today's end of each partition."""
     consumer = Consumer(
-        consumer_config(settings, f"{options.group}-rebuild-{uuid.uuid4().hex[:8]}")
+        consumer_config(settings, f"{options.group}-rebuild-{uuid.uuid4().hex[:8]}", **FETCH_LIMITS)
     )
     totals = SyncTotals()
     try:

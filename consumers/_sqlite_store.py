@@ -1,4 +1,9 @@
-"""SQLite backend: stdlib sqlite3 in WAL mode, bulk writes with executemany."""
+"""SQLite backend: stdlib sqlite3 in WAL mode, bulk writes with executemany.
+
+WAL with synchronous=NORMAL: a commit is atomic and consistent, but the last commits
+before a power loss (not a process crash) may be rolled back. The offsets roll back with
+them (same transaction), so those events are re-applied: still exactly-once in effect.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,18 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
     EntityRow,
     EntityState,
-    FieldProvenance,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
+    encode_json,
+    field_provenance,
 )
 from consumers._tables import TABLES, ColumnType, columns
 from govbus import EntityKind
@@ -48,6 +55,12 @@ def _from_db(value: Any, ctype: ColumnType) -> Any:
     return value
 
 
+@cache
+def _typed_columns(kind: EntityKind) -> tuple[tuple[str, ColumnType], ...]:
+    """The columns SQLite stores as text but Python holds as date, Decimal or dict."""
+    return tuple((n, t) for n, t in columns(kind).items() if t is not ColumnType.TEXT)
+
+
 def _path_from_url(url: str) -> str:
     if not url.startswith("sqlite:///"):
         raise ValueError("a SQLite store URL looks like sqlite:///relative.db or sqlite:////abs.db")
@@ -70,83 +83,68 @@ class _SqliteWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in rows if (t, p) in wanted}
 
-    def known_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        found = self._conn.execute(
-            "SELECT event_id FROM processed_events WHERE event_id IN "
-            "(SELECT value FROM json_each(?))",
-            (json.dumps([e.hex for e in event_ids]),),
+    def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        ids_json = json.dumps([e.hex for e in event_ids])
+        known = {
+            uuid.UUID(hex=row[0])
+            for row in self._conn.execute(
+                "SELECT event_id FROM processed_events WHERE event_id IN "
+                "(SELECT value FROM json_each(?))",
+                (ids_json,),
+            )
+        }
+        self._conn.execute(
+            "INSERT INTO processed_events (event_id) SELECT value FROM json_each(?) WHERE true "
+            "ON CONFLICT DO NOTHING",
+            (ids_json,),
         )
-        return {uuid.UUID(hex=row[0]) for row in found}
+        return known
 
     def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]:
-        cols = columns(kind)
-        names = list(cols)
-        keys_json = json.dumps(list(keys))
+        names = list(columns(kind))
+        typed = _typed_columns(kind)
         states: dict[str, EntityState] = {}
         for row in self._conn.execute(
-            f"SELECT entity_key, deleted, {', '.join(names)} FROM {TABLES[kind]} "
+            f"SELECT entity_key, deleted, provenance, {', '.join(names)} FROM {TABLES[kind]} "
             "WHERE entity_key IN (SELECT value FROM json_each(?))",
-            (keys_json,),
+            (json.dumps(list(keys)),),
         ):
-            values = {n: _from_db(v, cols[n]) for n, v in zip(names, row[2:], strict=True)}
-            states[row[0]] = EntityState(values, exists=True, deleted=bool(row[1]))
-        for key, name, sequence in self._conn.execute(
-            "SELECT entity_key, field, source_sequence FROM field_provenance "
-            "WHERE entity_type = ? AND entity_key IN (SELECT value FROM json_each(?))",
-            (str(kind), keys_json),
-        ):
-            if key in states:
-                states[key].sequences[name] = sequence
+            values = dict(zip(names, row[3:], strict=True))
+            for name, ctype in typed:
+                values[name] = _from_db(values[name], ctype)
+            states[row[0]] = EntityState(
+                values, json.loads(row[2]), exists=True, deleted=bool(row[1])
+            )
         return states
 
-    def upsert_entities(self, kind: EntityKind, rows: Sequence[EntityRow]) -> None:
-        cols = columns(kind)
-        names = list(cols)
-        all_names = ["entity_key", *names, "deleted", "updated_at"]
+    def upsert_entities(
+        self, kind: EntityKind, rows: Sequence[EntityRow], updated_at: datetime
+    ) -> None:
+        names = list(columns(kind))
+        typed = _typed_columns(kind)
+        all_names = ["entity_key", *names, "provenance", "deleted", "updated_at"]
         updates = ", ".join(f"{n} = excluded.{n}" for n in all_names[1:])
+        updated = updated_at.isoformat()  # one per batch
+        positions = [(names.index(name), ctype) for name, ctype in typed]
+        params = []
+        for key, state in rows:
+            values = [state.values[n] for n in names]
+            for i, ctype in positions:
+                values[i] = _to_db(values[i], ctype)
+            params.append(
+                (
+                    key,
+                    *values,
+                    encode_json(state.provenance),
+                    int(state.deleted),
+                    updated,
+                )
+            )
         self._conn.executemany(
             f"INSERT INTO {TABLES[kind]} ({', '.join(all_names)}) "
             f"VALUES ({', '.join('?' * len(all_names))}) "
             f"ON CONFLICT (entity_key) DO UPDATE SET {updates}",
-            [
-                (
-                    r.key,
-                    *(_to_db(r.values.get(n), cols[n]) for n in names),
-                    int(r.deleted),
-                    r.updated_at.isoformat(),
-                )
-                for r in rows
-            ],
-        )
-
-    def upsert_provenance(self, rows: Sequence[FieldProvenance]) -> None:
-        applied = {at: at.isoformat() for at in {p.applied_at for p in rows}}  # one per batch
-        self._conn.executemany(
-            "INSERT INTO field_provenance (entity_type, entity_key, field, source_department, "
-            "event_id, source_sequence, occurred_at, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (entity_type, entity_key, field) DO UPDATE SET "
-            "source_department = excluded.source_department, event_id = excluded.event_id, "
-            "source_sequence = excluded.source_sequence, occurred_at = excluded.occurred_at, "
-            "applied_at = excluded.applied_at",
-            [
-                (
-                    str(p.entity),
-                    p.entity_key,
-                    p.field,
-                    p.source_department,
-                    p.event_id.hex,
-                    p.source_sequence,
-                    p.occurred_at.isoformat(),
-                    applied[p.applied_at],
-                )
-                for p in rows
-            ],
-        )
-
-    def record_processed(self, event_ids: Collection[uuid.UUID]) -> None:
-        self._conn.executemany(
-            "INSERT INTO processed_events (event_id) VALUES (?) ON CONFLICT DO NOTHING",
-            [(e.hex,) for e in event_ids],
+            params,
         )
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
@@ -261,38 +259,20 @@ class SqliteStore:
         names = list(cols)
         extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
         row = self._conn.execute(
-            f"SELECT deleted, updated_at{extra}, {', '.join(names)} FROM {TABLES[kind]} "
-            "WHERE entity_key = ?",
+            f"SELECT deleted, updated_at{extra}, provenance, {', '.join(names)} "
+            f"FROM {TABLES[kind]} WHERE entity_key = ?",
             (key,),
         ).fetchone()
         if row is None:
             return None
-        provenance = [
-            FieldProvenance(
-                kind,
-                key,
-                f,
-                d,
-                uuid.UUID(hex=e),
-                s,
-                datetime.fromisoformat(o),
-                datetime.fromisoformat(a),
-            )
-            for f, d, e, s, o, a in self._conn.execute(
-                "SELECT field, source_department, event_id, source_sequence, occurred_at, "
-                "applied_at FROM field_provenance WHERE entity_type = ? AND entity_key = ? "
-                "ORDER BY field",
-                (str(kind), key),
-            )
-        ]
         return StoredRecord(
             entity=kind,
             key=key,
-            values={n: _from_db(v, cols[n]) for n, v in zip(names, row[3:], strict=True)},
+            values={n: _from_db(v, cols[n]) for n, v in zip(names, row[4:], strict=True)},
             deleted=bool(row[0]),
             updated_at=datetime.fromisoformat(row[1]),
             holder_known=None if row[2] is None else bool(row[2]),
-            provenance=provenance,
+            provenance=field_provenance(kind, key, json.loads(row[3])),
         )
 
     def count(self, kind: EntityKind) -> int:

@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from govbus import EntityKind
 
 TopicPartition = tuple[str, int]
 
+Stamp = list[Any]
+"""The provenance of one field, stored with the record as one JSON array:
+[source department, source sequence, event id (32 hex), occurred-at µs, applied-at µs].
+Integer microseconds since the epoch: cheap to produce per event, exact, and sortable."""
+STAMP_DEPARTMENT, STAMP_SEQUENCE, STAMP_EVENT_ID, STAMP_OCCURRED, STAMP_APPLIED = range(5)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+"""Compact JSON; one encoder for all calls (json.dumps with options builds one per call)."""
+
+
+def epoch_us(at: datetime) -> int:
+    return (at - EPOCH) // MICROSECOND
+
+
+def from_epoch_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
 
 @dataclass(slots=True)
 class EntityState:
-    """A record as the merge sees it: values, per-field sequences, and whether it exists."""
+    """A record as the merge sees it: values, per-field provenance, and whether it exists."""
 
     values: dict[str, Any]
-    sequences: dict[str, int] = field(default_factory=dict)
+    provenance: dict[str, Stamp] = field(default_factory=dict)
     exists: bool = False
     deleted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class EntityRow:
-    key: str
-    values: dict[str, Any]
-    deleted: bool
-    updated_at: datetime
+EntityRow = tuple[str, EntityState]
+"""A record to write back: its key and merged state (a plain tuple: built per event)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +60,23 @@ class FieldProvenance:
     source_sequence: int
     occurred_at: datetime
     applied_at: datetime
+
+
+def field_provenance(kind: EntityKind, key: str, stamps: dict[str, Stamp]) -> list[FieldProvenance]:
+    """The stored stamps of a record as read-side rows, in field order."""
+    return [
+        FieldProvenance(
+            entity=kind,
+            entity_key=key,
+            field=name,
+            source_department=stamp[STAMP_DEPARTMENT],
+            event_id=uuid.UUID(hex=stamp[STAMP_EVENT_ID]),
+            source_sequence=stamp[STAMP_SEQUENCE],
+            occurred_at=from_epoch_us(stamp[STAMP_OCCURRED]),
+            applied_at=from_epoch_us(stamp[STAMP_APPLIED]),
+        )
+        for name, stamp in sorted(stamps.items())
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +114,15 @@ class StoreWriter(Protocol):
         """Stored next offsets, locked until commit so concurrent writers serialise."""
         ...
 
-    def known_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]: ...
+    def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Record the (distinct) ids as processed; return those recorded before."""
+        ...
 
     def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]: ...
 
-    def upsert_entities(self, kind: EntityKind, rows: Sequence[EntityRow]) -> None: ...
-
-    def upsert_provenance(self, rows: Sequence[FieldProvenance]) -> None: ...
-
-    def record_processed(self, event_ids: Collection[uuid.UUID]) -> None: ...
+    def upsert_entities(
+        self, kind: EntityKind, rows: Sequence[EntityRow], updated_at: datetime
+    ) -> None: ...
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None: ...
 

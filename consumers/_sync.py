@@ -62,6 +62,17 @@ class SyncTotals:
         self.quarantined += result.quarantined
 
 
+FETCH_LIMITS: dict[str, Any] = {
+    # librdkafka prefetches up to 64 MB / 100k records per partition by default: cap it so
+    # the process's memory does not depend on how far behind it is. A few MB still keep
+    # several batches of small events ready while the previous batch commits.
+    "queued.max.messages.kbytes": 8192,
+    "queued.min.messages": 20_000,
+    "fetch.max.bytes": 4 * 1024 * 1024,
+    "max.partition.fetch.bytes": 1024 * 1024,
+}
+
+
 def base_topics(contract: Contract, prefix: str) -> list[str]:
     return [prefix + topic for topic in contract.catalog.topics()]
 
@@ -116,6 +127,7 @@ class SyncService:
             ensure_topics(admin_config(self.settings), [*topics, self.settings.dlq_topic])
         self.dead_letters = self.dead_letters or DeadLetterPublisher(self.settings)
         overrides: dict[str, Any] = {
+            **FETCH_LIMITS,
             "fetch.wait.max.ms": 10,
             "session.timeout.ms": self.options.session_timeout_ms,
             "heartbeat.interval.ms": min(3000, self.options.session_timeout_ms // 3),
@@ -146,18 +158,21 @@ class SyncService:
         )
 
     def _collect(self) -> None:
-        """Fill the batch: block for the first records, then take what is ready, bounded."""
-        first = self._consumer.consume(self.options.batch_max_records, self.options.poll_seconds)
-        self._keep(first)
+        """Fill the batch: block for the first record, then take what is already fetched.
+
+        `consume(n, timeout)` returns only once it has n records or the timeout passed, so
+        it is called for one record when blocking, and with no timeout when topping up:
+        a batch never waits for records that have not arrived. Under load, records pile up
+        while the previous batch commits, so batches still grow (up to the size bound).
+        """
+        self._keep(self._consumer.consume(1, self.options.poll_seconds))
         deadline = time.monotonic() + self.options.batch_max_seconds
         while (
             self._pending
             and len(self._pending) < self.options.batch_max_records
             and time.monotonic() < deadline
         ):
-            more = self._consumer.consume(
-                self.options.batch_max_records - len(self._pending), 0.001
-            )
+            more = self._consumer.consume(self.options.batch_max_records - len(self._pending), 0)
             if not more:
                 break
             self._keep(more)

@@ -1,0 +1,70 @@
+"""Migration 2 moves the per-field provenance rows of a version-1 store into the records."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from consumers import open_store
+from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
+from consumers.testing import citizen_id
+from govbus import EntityKind
+
+EVENT = uuid.UUID("0123456789abcdef0123456789abcdef")
+OCCURRED = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+APPLIED = datetime(2024, 5, 1, 12, 0, 1, tzinfo=UTC)
+KEY = citizen_id(1)
+
+
+def _check_moved(url: str) -> None:
+    store = open_store(url)
+    try:
+        record = store.record(EntityKind.PERSON, KEY)
+        assert record is not None and record.values["name"] == "张三"
+        [name] = record.provenance
+        assert (name.field, name.source_department, name.source_sequence) == ("name", "PSB", 7)
+        assert (name.event_id, name.occurred_at, name.applied_at) == (EVENT, OCCURRED, APPLIED)
+    finally:
+        store.close()
+
+
+def test_sqlite_version_1_store_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(SCHEMA_MIGRATIONS_DDL.format(bigint="INTEGER", text="TEXT", ts="TEXT"))
+    for statement in MIGRATIONS[0].render("sqlite"):
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'v1', '2024-01-01')")
+    conn.execute(
+        "INSERT INTO persons (entity_key, name, updated_at) VALUES (?, ?, ?)",
+        (KEY, "张三", APPLIED.isoformat()),
+    )
+    conn.execute(
+        "INSERT INTO field_provenance VALUES ('person', ?, 'name', 'PSB', ?, 7, ?, ?)",
+        (KEY, EVENT.hex, OCCURRED.isoformat(), APPLIED.isoformat()),
+    )
+    conn.close()
+    _check_moved(f"sqlite:///{path}")
+
+
+@pytest.mark.postgres
+def test_postgresql_version_1_store_is_migrated(pg_database: str) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(SCHEMA_MIGRATIONS_DDL.format(bigint="bigint", text="text", ts="timestamptz"))
+        for statement in MIGRATIONS[0].render("postgresql"):
+            conn.execute(statement.encode())
+        conn.execute("INSERT INTO schema_migrations VALUES (1, 'v1', now())")
+        conn.execute(
+            "INSERT INTO persons (entity_key, name, updated_at) VALUES (%s, %s, %s)",
+            (KEY, "张三", APPLIED),
+        )
+        conn.execute(
+            "INSERT INTO field_provenance VALUES ('person', %s, 'name', 'PSB', %s, 7, %s, %s)",
+            (KEY, EVENT, OCCURRED, APPLIED),
+        )
+    _check_moved(pg_database)

@@ -31,8 +31,7 @@ from govbus import (
     producer_config,
     resource_for_event,
 )
-from producers import OutgoingRecord, Publisher
-from producers._records import event_from_record
+from producers import OutgoingRecord, Publisher, event_from_record
 
 MAX_BATCH = 1000
 ACK_TIMEOUT = 15.0

@@ -8,6 +8,7 @@ from producers._async import AsyncPublisher
 from producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
 from producers._outbox_tables import create_outbox_table, write_outbox_event
 from producers._publisher import OutgoingRecord, ProducerLike, Publisher
+from producers._records import event_from_record
 
 __all__ = [
     "AsyncPublisher",
@@ -18,5 +19,6 @@ __all__ = [
     "ProducerLike",
     "Publisher",
     "create_outbox_table",
+    "event_from_record",
     "write_outbox_event",
 ]

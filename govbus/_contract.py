@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from govbus._catalog import Catalog, EntityKind, Resource, load_catalog
 from govbus._changes import EVENT_TYPES, ChangeEvent
 from govbus._errors import ErrorCode, GovbusError
-from govbus._identifiers import pseudonymize
+from govbus._identifiers import Pseudonymizer
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
     SchemaResolver,
@@ -27,6 +27,10 @@ class Contract:
     schemas: SchemaRepository
     resolver: SchemaResolver
     pseudonym_key: bytes
+
+    @cached_property
+    def _pseudonymizer(self) -> Pseudonymizer:
+        return Pseudonymizer(self.pseudonym_key)
 
     def latest_schema(self, resource: Resource) -> SchemaVersion:
         return self.schemas.latest(resource.schema_name)
@@ -62,7 +66,7 @@ class Contract:
     def record_key(self, event: ChangeEvent[Any]) -> bytes:
         """Kafka key: the entity key, or a keyed pseudonym for persons (see docs/events.md)."""
         if event.entity is EntityKind.PERSON:
-            return pseudonymize(event.entity_key, self.pseudonym_key).encode()
+            return self._pseudonymizer(event.entity_key).encode()
         return event.entity_key.encode()
 
 

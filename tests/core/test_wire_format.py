@@ -92,3 +92,11 @@ def test_legal_entity_keys_are_the_uscc(contract: Contract) -> None:
         department="AMR", key=USCC, sequence=1, data=LegalEntityData(name="x")
     )
     assert contract.record_key(event) == USCC.encode()
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"k" * 64, b"k" * 65, bytes(range(200))])
+def test_pseudonymizer_matches_hmac_sha256(key: bytes) -> None:
+    from govbus._identifiers import Pseudonymizer
+
+    for value in ("", ID, "张三" * 50):
+        assert Pseudonymizer(key)(value) == pseudonymize(value, key)

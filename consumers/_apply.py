@@ -24,8 +24,10 @@ The new next offset of each partition is written in the same transaction.
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -304,6 +306,20 @@ def _write_merge(tx: StoreWriter, merge: _Merge, now: datetime) -> None:
         tx.refresh_holder_links(certificates, holders)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The merge allocates a few objects per event, none in cycles (refcounting frees them),
+    yet each allocation burst triggers collections that walk the whole heap: ≈ 20 % of a
+    batch. Pause the cyclic collector for the batch only, then restore its state."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def apply_batch(
     store: Store,
     items: Sequence[BatchItem],
@@ -315,7 +331,7 @@ def apply_batch(
     """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets."""
     now = now or datetime.now(UTC)
     result = BatchResult()
-    with store.transaction() as tx:
+    with _cyclic_gc_paused(), store.transaction() as tx:
         stored = tx.lock_offsets(group, {item.position.topic_partition for item in items})
         fresh = _fresh_items(items, stored, result)
         rejected = [i for i in fresh if isinstance(i, RejectedRecord)]

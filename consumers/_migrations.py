@@ -24,6 +24,7 @@ DIALECTS: dict[str, dict[str, str]] = {
         "date": "TEXT",
         "numeric": "TEXT",
         "json": "TEXT",
+        "json_text": "TEXT",
         "bytes": "BLOB",
         "ts": "TEXT",
         "bool": "INTEGER",
@@ -37,6 +38,7 @@ DIALECTS: dict[str, dict[str, str]] = {
         "date": "date",
         "numeric": "numeric(22, 2)",
         "json": "jsonb",
+        "json_text": "json",
         "bytes": "bytea",
         "ts": "timestamptz",
         "bool": "boolean",
@@ -97,13 +99,13 @@ def _move_provenance_sqlite(entity: str, table: str) -> str:
 def _move_provenance_postgresql(entity: str, table: str) -> str:
     us = "(extract(epoch FROM {c}) * 1000000)::bigint"
     stamp = (
-        "jsonb_build_array(source_department, source_sequence, "
+        "json_build_array(source_department, source_sequence, "
         f"replace(event_id::text, '-', ''), {us.format(c='occurred_at')}, "
         f"{us.format(c='applied_at')})"
     )
     return (
         f"UPDATE {table} t SET provenance = p.stamps FROM (SELECT entity_key, "
-        f"jsonb_object_agg(field, {stamp}) AS stamps FROM field_provenance "
+        f"json_object_agg(field, {stamp}) AS stamps FROM field_provenance "
         f"WHERE entity_type = '{entity}' GROUP BY entity_key) p "
         "WHERE t.entity_key = p.entity_key"
     )
@@ -113,7 +115,7 @@ _PROVENANCE_WITH_RECORD = Migration(
     2,
     "field provenance as one column of each record (one row write per event)",
     tuple(
-        f"ALTER TABLE {table} ADD COLUMN provenance {{json}} NOT NULL DEFAULT '{{{{}}}}'"
+        f"ALTER TABLE {table} ADD COLUMN provenance {{json_text}} NOT NULL DEFAULT '{{{{}}}}'"
         for table in _ENTITY_TABLES.values()
     ),
     {

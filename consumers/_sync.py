@@ -8,6 +8,7 @@ partitions go; on loss it is dropped for them (the new owner replays from the st
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ class SyncService:
             topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         log.info("sync started", group=self.options.group, topics=topics, store=_scheme(self.store))
+        gc.freeze()  # the long-lived startup heap (contract, clients) need not be re-scanned
         try:
             while not self._stopping and not self._idle_for_too_long():
                 self._collect()

@@ -10,7 +10,10 @@ Rules, in order, for every record of the batch:
 4. Per field: only the field's authoritative department (the catalog) may set it, and only
    with a source sequence greater than the one stored for that field, so a stale or
    reordered update never overwrites a newer value. A field listed in `changed_fields`
-   with a null value is set to null; fields not listed are left untouched.
+   with a null value is set to null; fields not listed are left untouched. The field's
+   provenance stamp (department, sequence, event id, occurred-at, applied-at) is kept in
+   the record's row, so one event costs one row write and the current rows of all keys
+   of the batch are read, values and sequences together, with one SELECT.
 5. DELETE (key authority only) is a tombstone at its sequence: the record stays, marked
    deleted, every value is cleared, and the key authority's fields and the `_record`
    pseudo-field take the delete's sequence, so older upserts from the key authority stay

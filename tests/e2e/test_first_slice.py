@@ -42,7 +42,10 @@ def test_a_person_published_by_psb_and_cab_is_merged_in_the_base_store(
         )
         psb.publish(
             PersonChanged.upsert(
-                department="PSB", key=key, sequence=2, data=PersonData(residence_address=None, name="王六")
+                department="PSB",
+                key=key,
+                sequence=2,
+                data=PersonData(residence_address=None, name="王六"),
             )
         )
         # A stale update from the same source must not win over sequence 2.

@@ -146,9 +146,10 @@ class ChangeEvent(BaseModel, Generic[DataT]):
             return {}
         return {name: getattr(self.data, name) for name in self.changed_fields}
 
-    def to_avro(self) -> dict[str, Any]:
+    def to_avro(self, event_id: str | None = None) -> dict[str, Any]:
+        """The Avro record; `event_id` is `str(self.event_id)` when the caller has it already."""
         return {
-            "event_id": str(self.event_id),
+            "event_id": event_id or str(self.event_id),
             "entity_key": self.entity_key,
             "source_department": self.source_department,
             "source_sequence": self.source_sequence,

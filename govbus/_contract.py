@@ -35,10 +35,12 @@ class Contract:
     def latest_schema(self, resource: Resource) -> SchemaVersion:
         return self.schemas.latest(resource.schema_name)
 
-    def encode(self, resource: Resource, event: ChangeEvent[Any]) -> bytes:
+    def encode(
+        self, resource: Resource, event: ChangeEvent[Any], *, event_id: str | None = None
+    ) -> bytes:
         version = self.latest_schema(resource)
         schema_id = self.resolver.id_for(resource.subject, version)
-        record = event.to_avro()
+        record = event.to_avro(event_id)
         if version.writer is not None:
             return encode_confluent(schema_id, version.parsed, record, version.writer)
         if record["data"] is not None:

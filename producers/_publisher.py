@@ -179,8 +179,9 @@ class Publisher:
     def _encode(
         self, resource: Resource, event: ChangeEvent[Any], traceparent: str | None
     ) -> OutgoingRecord:
+        event_id = str(event.event_id)
         try:
-            value = self.contract.encode(resource, event)
+            value = self.contract.encode(resource, event, event_id=event_id)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # fastavro names the field in its message; the message can hold the value, so
             # only the exception type is kept.
@@ -188,7 +189,6 @@ class Publisher:
                 ErrorCode.SCHEMA_MISMATCH,
                 f"event does not fit schema {resource.schema_name} ({type(exc).__name__})",
             ) from None
-        event_id = str(event.event_id)
         key = self.contract.record_key(event)
         headers = cloudevent_headers(
             event_id=event_id,

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import psycopg
 
 from producers._outbox_tables import NOTIFY_CHANNEL
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
+class OutboxRow(NamedTuple):
+    """One claimed row (a tuple: thousands are built per batch)."""
+
     position: int
     event_id: str
     aggregatetype: str
@@ -93,7 +93,7 @@ class PostgresOutbox:
         self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def claim(self, limit: int) -> list[OutboxRow]:
-        claimed = [OutboxRow(*row) for row in self._conn.execute(_PG_CLAIM, {"limit": limit})]
+        claimed = list(map(OutboxRow._make, self._conn.execute(_PG_CLAIM, {"limit": limit})))
         if not claimed:
             return []
         unsent = self._conn.execute(

@@ -65,6 +65,11 @@ class CertificateData(_Data):
     attributes: dict[str, str] | None = None
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    """Only the arguments the caller gave, so the model's default factories fill the rest."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 DataT = TypeVar("DataT", bound=_Data)
 
 
@@ -102,11 +107,6 @@ class ChangeEvent(BaseModel, Generic[DataT]):
         occurred_at: datetime | None = None,
         event_id: uuid.UUID | None = None,
     ) -> Self:
-        extra: dict[str, Any] = {}
-        if occurred_at is not None:
-            extra["occurred_at"] = occurred_at
-        if event_id is not None:
-            extra["event_id"] = event_id
         return cls(
             entity_key=key,
             source_department=department,
@@ -114,7 +114,7 @@ class ChangeEvent(BaseModel, Generic[DataT]):
             operation="UPSERT",
             changed_fields=tuple(sorted(data.model_fields_set)),
             data=data,
-            **extra,
+            **_given(occurred_at=occurred_at, event_id=event_id),
         )
 
     @classmethod
@@ -127,17 +127,12 @@ class ChangeEvent(BaseModel, Generic[DataT]):
         occurred_at: datetime | None = None,
         event_id: uuid.UUID | None = None,
     ) -> Self:
-        extra: dict[str, Any] = {}
-        if occurred_at is not None:
-            extra["occurred_at"] = occurred_at
-        if event_id is not None:
-            extra["event_id"] = event_id
         return cls(
             entity_key=key,
             source_department=department,
             source_sequence=sequence,
             operation="DELETE",
-            **extra,
+            **_given(occurred_at=occurred_at, event_id=event_id),
         )
 
     def changed_values(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -145,7 +146,7 @@ class Catalog(_Frozen):
             return self.departments_by_code[code]
         except KeyError:
             raise GovbusError(
-                ErrorCode.UNKNOWN_DEPARTMENT, f"no department {code!r} in the catalog"
+                ErrorCode.UNKNOWN_DEPARTMENT, f"no department {shown_code(code)} in the catalog"
             ) from None
 
     def resource(self, code: str) -> Resource:
@@ -153,7 +154,7 @@ class Catalog(_Frozen):
             return self.resources_by_code[code]
         except KeyError:
             raise GovbusError(
-                ErrorCode.UNKNOWN_RESOURCE, f"no resource {code!r} in the catalog"
+                ErrorCode.UNKNOWN_RESOURCE, f"no resource {shown_code(code)} in the catalog"
             ) from None
 
     def resources_on_topic(self, topic: str) -> list[Resource]:
@@ -169,8 +170,18 @@ class Catalog(_Frozen):
                 entity is not EntityKind.CERTIFICATE or r.licence_type_code == licence_type_code
             ):
                 return r
-        what = f"{entity} licence type {licence_type_code!r}" if licence_type_code else entity
-        raise GovbusError(ErrorCode.UNKNOWN_RESOURCE, f"no resource in the catalog for {what}")
+        if licence_type_code is None:
+            raise GovbusError(
+                ErrorCode.UNKNOWN_RESOURCE, f"no resource in the catalog for {entity}"
+            )
+        # The licence type is the part of entity_key before ':'; a key without one (say, an
+        # identity number sent as a certificate key) is all licence type: never echo it.
+        raise GovbusError(
+            ErrorCode.UNKNOWN_RESOURCE,
+            f"no resource in the catalog for the licence type of this {entity}'s entity_key "
+            "(<licence type code>:<licence number>)",
+            field="entity_key",
+        )
 
     def check_against(self, schemas: SchemaRepository, source: str = "catalog") -> None:
         """Cross-checks the models cannot do alone; raises INVALID_CATALOG naming the field."""
@@ -215,6 +226,18 @@ class Catalog(_Frozen):
                 f"{source}: " + "; ".join(problems),
                 details={"problems": problems},
             )
+
+
+_CODE_SHAPE = re.compile(r"[A-Z][A-Z0-9_-]{0,39}")
+
+
+def shown_code(value: str) -> str:
+    """A catalog code as given, quoted, if it is shaped like one (BR-PERSON, PSB).
+
+    Codes come from callers and records: anything else (an identity number or a name put
+    in the wrong place) is not echoed into error messages.
+    """
+    return repr(value) if _CODE_SHAPE.fullmatch(value) else "(not a catalog code)"
 
 
 def _readable_loc(raw: object, loc: tuple[int | str, ...]) -> str:

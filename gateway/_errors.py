@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from govbus import GovbusError
+from govbus import GovbusError, error_location
 
 REGISTRY_TAG = "schema-registry"
 REGISTRY_MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -65,8 +65,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Name where the problem is, never the submitted value (it may be personal data).
     problems = [
-        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
-        for err in exc.errors()
+        f"{error_location(err.get('loc', ()))}: {err.get('msg', 'invalid')}" for err in exc.errors()
     ]
     return error_response(request, 422, "INVALID_REQUEST", "; ".join(problems) or "invalid")
 

@@ -27,7 +27,7 @@ from govbus._changes import (
 )
 from govbus._contract import Contract, load_contract
 from govbus._envelope import CloudEventAttributes, cloudevent_headers, parse_cloudevent_headers
-from govbus._errors import ErrorCode, GovbusError, schema_mismatch
+from govbus._errors import ErrorCode, GovbusError, error_location, schema_mismatch
 from govbus._identifiers import (
     is_valid_citizen_id,
     is_valid_uscc,
@@ -102,6 +102,7 @@ __all__ = [
     "encode_confluent",
     "ensure_catalog_topics",
     "ensure_topics",
+    "error_location",
     "get_settings",
     "is_valid_citizen_id",
     "is_valid_uscc",

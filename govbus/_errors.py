@@ -5,6 +5,8 @@ Messages name the resource, field or file that was wrong, never a personal value
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -63,13 +65,29 @@ class GovbusError(Exception):
         return out
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def error_location(loc: Sequence[int | str]) -> str:
+    """A pydantic error's `loc` as `a.b.0.c`, without echoing keys a caller made up.
+
+    Model field names and list indexes are shown; a dict key or an unknown field is shown
+    only when shaped like a field name, so a personal value sent as a key (an identity
+    number, a name) never reaches an error message or a log line.
+    """
+    return ".".join(
+        str(part) if isinstance(part, int) or _FIELD_NAME.fullmatch(part) else "<key>"
+        for part in loc
+    )
+
+
 def schema_mismatch(exc: Exception, what: str) -> GovbusError:
     """A pydantic ValidationError as SCHEMA_MISMATCH, naming fields but never input values."""
     errors = getattr(exc, "errors", None)
     problems: list[str] = []
     if callable(errors):
         for err in errors(include_input=False, include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or what
+            loc = error_location(err["loc"]) or what
             problems.append(f"{loc}: {err['msg']}")
     else:
         problems.append(type(exc).__name__)

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from gateway._db import Database, Transaction
 
 GLOBAL = ""  # the config row for the registry-wide default
+# Ids are 32-bit (PostgreSQL INTEGER); a larger one names no schema, and SQLite cannot even
+# bind one beyond 64 bits (OverflowError), so lookups answer "not found" before asking.
+MAX_SCHEMA_ID = 2**31 - 1
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS registry_schemas (
@@ -68,6 +71,8 @@ class RegistryStore:
             return _versions(tx, subject)
 
     def schema(self, schema_id: int) -> StoredSchema | None:
+        if not 0 < schema_id <= MAX_SCHEMA_ID:
+            return None
         with self.db.transaction() as tx:
             rows = tx.execute(
                 "SELECT id, schema_type, schema_text FROM registry_schemas WHERE id = ?",
@@ -78,6 +83,8 @@ class RegistryStore:
         return StoredSchema(id=rows[0][0], schema_type=rows[0][1], schema_text=rows[0][2])
 
     def usages(self, schema_id: int) -> list[tuple[str, int]]:
+        if not 0 < schema_id <= MAX_SCHEMA_ID:
+            return []
         with self.db.transaction() as tx:
             rows = tx.execute(
                 "SELECT subject, version FROM registry_versions WHERE schema_id = ? "

@@ -32,6 +32,8 @@ def parse_schema_text(subject: str, text: str, schema_type: str) -> Any:
         normalise(definition)
     except json.JSONDecodeError as exc:
         raise _codes.invalid_schema(subject, f"not JSON ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError:  # `[[[[...` thousands deep: the JSON or Avro parser gives up
+        raise _codes.invalid_schema(subject, "nested too deeply") from None
     except (SchemaParseException, SchemaDefinitionError, KeyError, TypeError, ValueError) as exc:
         raise _codes.invalid_schema(subject, f"not a valid Avro schema: {exc}") from exc
     return definition

@@ -363,15 +363,19 @@ def mirror_and_sync(settings: Settings, contract: Contract, tmp_path: Path, seen
     for row in quarantined:
         seen.add("quarantine reason", row.reason)
         seen.add("quarantine error code", row.error_code)
+    [oversized] = [q for q in quarantined if q.error_code == "PAYLOAD_TOO_LARGE"]
+    assert oversized.record_value is not None and len(oversized.record_value) > 20_000
 
-    dead = [m for m in read_topic(settings, dlq)]
+    dead = read_topic(settings, dlq)
     assert len(dead) == len(bad)
     for message in dead:
         for name, value in message.headers() or []:
             seen.add("DLQ header", f"{name}={value!r}")
             seen.add("DLQ header", value)
-        if message.key() is not None and message.topic() == dlq:
-            assert message.key() != ID.encode() and message.key() != BAD_ID.encode()
+        assert message.key() not in (ID.encode(), BAD_ID.encode())
+        headers = dict(message.headers() or [])
+        if headers["govbus_error_code"] == b"PAYLOAD_TOO_LARGE":  # kept in quarantine only
+            assert message.value() is None and b"quarantine" in headers["govbus_value_dropped"]
 
 
 # -- the audit --------------------------------------------------------------------------

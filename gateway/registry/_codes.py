@@ -12,6 +12,7 @@ INCOMPATIBLE_SCHEMA = 409
 INVALID_SCHEMA = 42201
 INVALID_VERSION = 42202
 INVALID_COMPATIBILITY_LEVEL = 42203
+INVALID_SUBJECT = 42208
 STORE_ERROR = 50001
 
 
@@ -55,4 +56,10 @@ def subject_config_not_found(subject: str) -> ApiError:
         404,
         SUBJECT_LEVEL_CONFIG_NOT_FOUND,
         f"Subject '{subject}' does not have subject-level compatibility configured",
+    )
+
+
+def invalid_subject() -> ApiError:
+    return ApiError(
+        422, INVALID_SUBJECT, "Subject names may not contain control characters or exceed 255."
     )

@@ -21,7 +21,20 @@ class RegistryResponse(JSONResponse):
     media_type = REGISTRY_MEDIA_TYPE
 
 
-registry_router = APIRouter(tags=[REGISTRY_TAG], default_response_class=RegistryResponse)
+def refuse_bad_subject(request: Request) -> None:
+    """Control characters (NUL above all: PostgreSQL text refuses it) never reach the store."""
+    subject = request.path_params.get("subject")
+    if subject is not None and (
+        len(subject) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in subject)
+    ):
+        raise _codes.invalid_subject()
+
+
+registry_router = APIRouter(
+    tags=[REGISTRY_TAG],
+    default_response_class=RegistryResponse,
+    dependencies=[Depends(refuse_bad_subject)],
+)
 reader = Depends(current_principal)
 admin = Depends(require_role("catalog-admin"))
 

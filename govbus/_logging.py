@@ -37,15 +37,30 @@ def scrub_text(text: str) -> str:
     return _MOBILE.sub("[phone]", _ID_NUMBER.sub("[id-number]", text))
 
 
+def _redacted(value: Any, depth: int = 0) -> Any:
+    """Scrub strings and personal keys at any depth of dicts, lists and tuples."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if depth > 8:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if k in PERSONAL_KEYS else _redacted(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(v, depth + 1) for v in value)
+    return value
+
+
 def redact_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        value = event_dict[key]
         if key in PERSONAL_KEYS and key != "event":
             event_dict[key] = "[redacted]"
-        elif isinstance(value, str):
-            event_dict[key] = scrub_text(value)
+        else:
+            event_dict[key] = _redacted(event_dict[key])
     return event_dict
 
 

@@ -41,6 +41,16 @@ def test_personal_keys_are_redacted() -> None:
     assert out == {"event": "x", "name": "[redacted]", "count": 3}
 
 
+def test_nested_values_are_redacted_too() -> None:
+    out = redact_personal_data(
+        None,
+        "info",
+        {"event": "x", "rows": [{"name": "张三", "line": 3}, "call 13812345678"], "n": (1,)},
+    )
+    assert out["rows"] == [{"name": "[redacted]", "line": 3}, "call [phone]"]
+    assert out["n"] == (1,)
+
+
 def test_configured_logger_never_prints_an_identity_number(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

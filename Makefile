@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint unit bench kafka-up kafka-down clean
+.PHONY: setup system-deps demo test lint bench bench-down kafka-up kafka-down clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,10 +32,18 @@ lint: $(STAMP)
 test: system-deps setup lint
 	$(BIN)/pytest
 
-bench: setup
-	$(BIN)/python -m bench.serde
-	$(BIN)/python -m bench.publish
+## Benchmarks against raw baselines in the same run; results go in docs/benchmarks.md.
+bench: system-deps setup
+	export GOVBUS_BOOTSTRAP_SERVERS=$$($(BIN)/govbus dev kafka up --name bench) && \
+	export BENCH_PG_DSN=$$($(BIN)/govbus dev postgres up --name bench) && \
+	export GOVBUS_LOG_LEVEL=WARNING && \
+	$(BIN)/python -m bench.serde && \
+	$(BIN)/python -m bench.publish && \
 	$(BIN)/python -m bench.sync
+
+bench-down: $(STAMP)
+	-$(BIN)/govbus dev kafka down --name bench
+	-$(BIN)/govbus dev postgres down --name bench
 
 kafka-up: setup
 	$(BIN)/govbus dev kafka up

@@ -13,7 +13,6 @@ from consumers._apply import (
     apply_batch,
 )
 from consumers._store import (
-    EntityState,
     FieldProvenance,
     QuarantineRow,
     Store,
@@ -24,7 +23,6 @@ from consumers._store import (
 __all__ = [
     "BatchItem",
     "BatchResult",
-    "EntityState",
     "FieldProvenance",
     "KafkaPosition",
     "QuarantineRow",

@@ -12,15 +12,17 @@ Rules, in order, for every record of the batch:
    reordered update never overwrites a newer value. A field listed in `changed_fields`
    with a null value is set to null; fields not listed are left untouched. The field's
    provenance stamp (department, sequence, event id, occurred-at, applied-at) is kept in
-   the record's row, so one event costs one row write and the current rows of all keys
-   of the batch are read, values and sequences together, with one SELECT.
+   the record's row. The authority check is done here; the sequence comparison runs in
+   the database, in the upsert itself (`consumers._merge_sql`): nothing is read back. The
+   k-th event of a key within the batch goes into the k-th statement ("round"), so
+   events of one key apply in arrival order.
 5. DELETE (key authority only) is a tombstone at its sequence: the record stays, marked
    deleted, every value is cleared, and the key authority's fields and the `_record`
    pseudo-field take the delete's sequence, so older upserts from the key authority stay
    stale. Other departments' fields keep their sequences (theirs are independent
    counters). A later key-authority UPSERT with a greater sequence restores the record.
 6. Certificates get `holder_known` when their holder exists (and is not deleted); the
-   link is recomputed whenever a certificate or a holder appears, changes or is deleted.
+   link is recomputed for every certificate and holder key the batch touches.
 
 The new next offset of each partition is written in the same transaction.
 """
@@ -35,15 +37,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from consumers._merge_sql import row_layout
 from consumers._store import (
-    STAMP_SEQUENCE,
-    EntityState,
+    MergeRow,
     QuarantineRow,
-    Stamp,
     Store,
     StoreWriter,
     TopicPartition,
     epoch_us,
+    stamp_text,
 )
 from consumers._tables import RECORD_FIELD, columns
 from govbus import (
@@ -105,35 +107,65 @@ class BatchResult:
 
 @dataclass(frozen=True, slots=True)
 class _Rules:
-    """What the merge needs of a catalog resource, as plain dicts."""
+    """What the merge needs of a catalog resource: who may set which column."""
 
-    authority: dict[str, str]
+    settable: dict[str, dict[str, int]]
+    """Department → the fields it is authoritative for → their index in `columns(kind)`."""
     key_authority: str
     key_authority_fields: tuple[str, ...]
     """The key authority's fields and `_record`: what a DELETE stamps."""
+    key_authority_mask: int
+    """The key authority's fields as a bit mask of column indexes."""
 
 
-def _rules(resource: Resource) -> _Rules:
+def _rules(resource: Resource, kind: EntityKind) -> _Rules:
+    index = {name: i for i, name in enumerate(columns(kind))}
+    settable: dict[str, dict[str, int]] = {}
+    for f in resource.fields:
+        settable.setdefault(f.authority, {})[f.name] = index[f.name]
     key_authority = resource.key.authority
     own = tuple(f.name for f in resource.fields if f.authority == key_authority)
     return _Rules(
-        authority={f.name: f.authority for f in resource.fields},
+        settable=settable,
         key_authority=key_authority,
         key_authority_fields=(*own, RECORD_FIELD),
+        key_authority_mask=sum(1 << index[name] for name in own),
     )
 
 
 @dataclass(slots=True)
-class _Merge:
-    """In-memory state of the entities a batch touches, and what must be written back."""
+class _Round:
+    """Rows with distinct keys, sent in one statement each for upserts and for deletes."""
+
+    upserts: list[MergeRow] = field(default_factory=list)
+    deletes: dict[tuple[str, ...], list[MergeRow]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _KindRows:
+    width: int
+    fields: int
+    rounds: list[_Round] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)
+    """Key → how many of its events are in the rounds: its next event goes one round later."""
+
+    def round_for(self, key: str) -> _Round:
+        n = self.seen.get(key, 0)
+        self.seen[key] = n + 1
+        if n == len(self.rounds):
+            self.rounds.append(_Round())
+        return self.rounds[n]
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The batch's events as merge rows per kind (see `consumers._merge_sql`)."""
 
     catalog: Catalog
     applied_us: int
-    states: dict[EntityKind, dict[str, EntityState]]
-    dirty: dict[EntityKind, dict[str, EntityState]] = field(default_factory=dict)
-    existence_changed: dict[EntityKind, set[str]] = field(default_factory=dict)
+    result: BatchResult
+    by_kind: dict[EntityKind, _KindRows] = field(default_factory=dict)
     rules: dict[tuple[EntityKind, str | None], _Rules | None] = field(default_factory=dict)
-    result: BatchResult = field(default_factory=BatchResult)
 
     def rules_for(self, event: ChangeEvent[Any]) -> _Rules | None:
         licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
@@ -144,81 +176,62 @@ class _Merge:
             except GovbusError:
                 self.rules[cache_key] = None
             else:
-                self.rules[cache_key] = _rules(resource)
+                self.rules[cache_key] = _rules(resource, event.entity)
         return self.rules[cache_key]
 
-    def state(self, kind: EntityKind, key: str) -> EntityState:
-        by_key = self.states.setdefault(kind, {})
-        state = by_key.get(key)
-        if state is None:
-            state = by_key[key] = EntityState(dict.fromkeys(columns(kind)))
-        return state
+    def kind_rows(self, kind: EntityKind) -> _KindRows:
+        rows = self.by_kind.get(kind)
+        if rows is None:
+            rows = self.by_kind[kind] = _KindRows(len(row_layout(kind)), len(columns(kind)))
+        return rows
 
-    def touch(self, kind: EntityKind, key: str, state: EntityState, *, existence: bool) -> None:
-        self.dirty.setdefault(kind, {})[key] = state
-        if existence or not state.exists:
-            self.existence_changed.setdefault(kind, set()).add(key)
-        state.exists = True
-
-    def stamp(self, event: ChangeEvent[Any]) -> Stamp:
-        # One list per event, shared by every field it sets: built once, not per field.
-        return [
+    def stamp(self, event: ChangeEvent[Any]) -> str:
+        # One text per event, shared by every field it sets.
+        return stamp_text(
             event.source_department,
-            event.source_sequence,
             event.event_id.hex,
             epoch_us(event.occurred_at),
             self.applied_us,
-        ]
+        )
 
+    def add_upsert(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
+        rows = self.kind_rows(event.entity)
+        row: MergeRow = [None] * rows.width
+        row[0] = event.entity_key
+        allowed = rules.settable.get(event.source_department, {})
+        mask = 0
+        for name, value in event.changed_values().items():
+            i = allowed.get(name)
+            if i is None:
+                self.result.refused_fields += 1
+                continue
+            row[1 + i] = value
+            mask |= 1 << i
+        n = rows.fields
+        row[1 + n] = event.source_sequence
+        row[2 + n] = self.stamp(event)
+        row[3 + n] = mask
+        # The candidate for restoring a deleted record.
+        row[4 + n] = event.source_department == rules.key_authority
+        row[5 + n] = False
+        # Sent even if every field was refused: the record exists from its first event on.
+        rows.round_for(event.entity_key).upserts.append(row)
 
-def _sequence(state: EntityState, name: str) -> int:
-    stamp = state.provenance.get(name)
-    return -1 if stamp is None else int(stamp[STAMP_SEQUENCE])
-
-
-def _merge_upsert(merge: _Merge, rules: _Rules, event: ChangeEvent[Any]) -> None:
-    state = merge.state(event.entity, event.entity_key)
-    seq = event.source_sequence
-    department = event.source_department
-    values, provenance = state.values, state.provenance
-    stamp: Stamp | None = None
-    for name, value in event.changed_values().items():
-        if rules.authority.get(name) != department:
-            merge.result.refused_fields += 1
-            continue
-        current = provenance.get(name)
-        if current is not None and seq <= current[STAMP_SEQUENCE]:
-            merge.result.stale_fields += 1
-            continue
-        stamp = stamp or merge.stamp(event)
-        values[name] = value
-        provenance[name] = stamp
-    restored = (
-        state.deleted and department == rules.key_authority and seq > _sequence(state, RECORD_FIELD)
-    )
-    if restored:
-        state.deleted = False
-        provenance[RECORD_FIELD] = stamp or merge.stamp(event)
-    if stamp is not None or restored or not state.exists:
-        merge.touch(event.entity, event.entity_key, state, existence=restored)
-
-
-def _merge_delete(merge: _Merge, rules: _Rules, event: ChangeEvent[Any]) -> None:
-    if event.source_department != rules.key_authority:
-        merge.result.refused_fields += 1
-        return
-    state = merge.state(event.entity, event.entity_key)
-    own = rules.key_authority_fields
-    seq = event.source_sequence
-    if seq <= max(_sequence(state, name) for name in own):
-        merge.result.stale_fields += 1
-        return
-    state.values = dict.fromkeys(state.values)
-    state.deleted = True
-    stamp = merge.stamp(event)
-    for name in own:
-        state.provenance[name] = stamp
-    merge.touch(event.entity, event.entity_key, state, existence=True)
+    def add_delete(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
+        if event.source_department != rules.key_authority:
+            self.result.refused_fields += 1
+            return
+        rows = self.kind_rows(event.entity)
+        row: MergeRow = [None] * rows.width
+        row[0] = event.entity_key
+        n = rows.fields
+        row[1 + n] = event.source_sequence
+        row[2 + n] = self.stamp(event)
+        row[3 + n] = rules.key_authority_mask
+        row[4 + n] = False
+        row[5 + n] = True
+        deletes = rows.round_for(event.entity_key).deletes
+        deletes.setdefault(rules.key_authority_fields, []).append(row)
 
 
 def _fresh_items(
@@ -270,43 +283,39 @@ def _unique_events(
     return [event for event_id, event in first.items() if event_id not in known]
 
 
-def _merge_events(
-    tx: StoreWriter,
-    catalog: Catalog,
-    events: list[ChangeEvent[Any]],
-    now: datetime,
-    result: BatchResult,
-) -> _Merge:
-    keys: dict[EntityKind, set[str]] = {}
+def _merge_rows(
+    catalog: Catalog, events: list[ChangeEvent[Any]], now: datetime, result: BatchResult
+) -> _Rows:
+    rows = _Rows(catalog, epoch_us(now), result)
     for event in events:
-        keys.setdefault(event.entity, set()).add(event.entity_key)
-    states = {kind: tx.load_states(kind, kind_keys) for kind, kind_keys in keys.items()}
-    merge = _Merge(catalog, epoch_us(now), states, result=result)
-    for event in events:
-        rules = merge.rules_for(event)
+        rules = rows.rules_for(event)
         if rules is None:
-            merge.result.refused_fields += len(event.changed_fields) or 1
+            result.refused_fields += len(event.changed_fields) or 1
             continue
         if event.operation == "DELETE":
-            _merge_delete(merge, rules, event)
+            rows.add_delete(rules, event)
         else:
-            _merge_upsert(merge, rules, event)
-        merge.result.applied_events += 1
-    return merge
+            rows.add_upsert(rules, event)
+        result.applied_events += 1
+    return rows
 
 
-def _write_merge(tx: StoreWriter, merge: _Merge, now: datetime) -> None:
-    for kind, dirty in merge.dirty.items():
-        # Key order: concurrent writers (during a rebalance) lock rows in the same order.
-        tx.upsert_entities(kind, sorted(dirty.items()), now)
-    certificates = merge.dirty.get(EntityKind.CERTIFICATE, {}).keys()
+def _write_rows(tx: StoreWriter, rows: _Rows, now: datetime) -> None:
+    for kind, kind_rows in rows.by_kind.items():
+        for batch_round in kind_rows.rounds:
+            if batch_round.upserts:
+                rows.result.stale_fields += tx.merge_upserts(kind, batch_round.upserts, now)
+            for own, deletes in batch_round.deletes.items():
+                rows.result.stale_fields += tx.merge_deletes(kind, own, deletes, now)
+    # Any record of the batch may have appeared, been deleted or restored.
+    certificates = rows.by_kind.get(EntityKind.CERTIFICATE)
     holders: dict[EntityKind, Collection[str]] = {
-        kind: keys
-        for kind, keys in merge.existence_changed.items()
+        kind: kind_rows.seen.keys()
+        for kind, kind_rows in rows.by_kind.items()
         if kind is not EntityKind.CERTIFICATE
     }
     if certificates or holders:
-        tx.refresh_holder_links(certificates, holders)
+        tx.refresh_holder_links(certificates.seen.keys() if certificates else (), holders)
 
 
 @contextmanager
@@ -339,8 +348,7 @@ def apply_batch(
         fresh = _fresh_items(items, stored, result)
         rejected = [i for i in fresh if isinstance(i, RejectedRecord)]
         events = _unique_events(tx, [i for i in fresh if isinstance(i, SourcedEvent)], result)
-        merge = _merge_events(tx, catalog, events, now, result)
-        _write_merge(tx, merge, now)
+        _write_rows(tx, _merge_rows(catalog, events, now, result), now)
         if rejected:
             tx.quarantine(_quarantine_rows(rejected, now))
             result.quarantined = len(rejected)

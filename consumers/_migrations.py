@@ -12,6 +12,12 @@ Provenance (migration 2) lives in one JSON column of the record, {field: stamp} 
 `consumers._store.Stamp`), not in a row per field: an event is one row write, and the
 merge reads values and sequences in the same SELECT. It is the current provenance of each
 field, which is what the store promises; there is no provenance history.
+
+Migration 3 splits that column into two per field, `<field>__seq` (integer) and
+`<field>__src` ("department event-id-hex occurred-µs applied-µs"), plus `_record__*` and
+`_key__*` (the newest key-authority upsert, what a restore needs). With the sequences in
+plain integer columns the merge is one `INSERT … ON CONFLICT DO UPDATE SET f = CASE WHEN
+excluded.f__seq > f__seq …` per batch (`consumers._merge_sql`): no read, no merge in Python.
 """
 
 from __future__ import annotations
@@ -131,6 +137,76 @@ _PROVENANCE_WITH_RECORD = Migration(
 )
 
 
+# Migration 3 is frozen with the field lists of migration 1 (not derived from the models,
+# which may grow): a later field comes with its own migration.
+_FIELDS_V1 = {
+    "persons": (
+        "name", "sex", "birth_date", "ethnicity", "household_address", "residence_address",
+        "marital_status", "education", "phone", "death_date",
+    ),
+    "legal_entities": (
+        "name", "entity_type", "legal_representative", "registered_capital",
+        "registered_address", "business_scope", "establishment_date", "status",
+        "registration_authority", "tax_credit_rating",
+    ),
+    "certificates": (
+        "licence_type_code", "licence_number", "holder_id", "holder_type", "issuer_uscc",
+        "issue_date", "valid_from", "valid_to", "status", "attributes",
+    ),
+}  # fmt: skip
+
+
+def _stamp_columns(table: str) -> tuple[str, ...]:
+    """One ALTER per column: SQLite takes a single ADD COLUMN per statement."""
+    return tuple(
+        f"ALTER TABLE {table} ADD COLUMN {n}__{suffix} {{{kind}}}"
+        for n in (*_FIELDS_V1[table], "_record", "_key")
+        for suffix, kind in (("seq", "bigint"), ("src", "text"))
+    )
+
+
+def _split_provenance_sqlite(table: str) -> str:
+    def part(name: str, i: int) -> str:
+        return f"json_extract(provenance, '$.{name}[{i}]')"
+
+    sets = ", ".join(
+        f"{n}__seq = {part(n, 1)}, {n}__src = "
+        + " || ' ' || ".join(part(n, i) for i in (0, 2, 3, 4))
+        for n in (*_FIELDS_V1[table], "_record")
+    )
+    return f"UPDATE {table} SET {sets} WHERE provenance <> '{{}}'"
+
+
+def _split_provenance_postgresql(table: str) -> str:
+    def part(name: str, i: int) -> str:
+        return f"(provenance -> '{name}' ->> {i})"
+
+    sets = ", ".join(
+        f"{n}__seq = {part(n, 1)}::bigint, {n}__src = "
+        + " || ' ' || ".join(part(n, i) for i in (0, 2, 3, 4))
+        for n in (*_FIELDS_V1[table], "_record")
+    )
+    return f"UPDATE {table} SET {sets} WHERE provenance::text <> '{{}}'"
+
+
+_PROVENANCE_PER_FIELD = Migration(
+    3,
+    "field provenance as per-field columns (sequence, stamp): the merge runs in the upsert",
+    tuple(s for table in _ENTITY_TABLES.values() for s in _stamp_columns(table)),
+    {
+        dialect: tuple(
+            s
+            for table in _ENTITY_TABLES.values()
+            for s in (split(table), f"ALTER TABLE {table} DROP COLUMN provenance")
+        )
+        for dialect, split in (
+            ("sqlite", _split_provenance_sqlite),
+            ("postgresql", _split_provenance_postgresql),
+        )
+    },
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -192,6 +268,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     _PROVENANCE_WITH_RECORD,
+    _PROVENANCE_PER_FIELD,
 )
 
 STATE_TABLES = (

@@ -11,17 +11,17 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from consumers._merge_sql import delete_sql, row_layout, seq, src, upsert_sql
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
-    EntityRow,
-    EntityState,
+    MergeRow,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
-    encode_json,
     field_provenance,
+    stamps_from_columns,
 )
-from consumers._tables import TABLES, ColumnType, columns
+from consumers._tables import RECORD_FIELD, TABLES, ColumnType, columns
 from govbus import EntityKind
 
 _HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
@@ -84,50 +84,32 @@ class _PostgresWriter:
         )
         return {found for (found,) in self._cur.fetchall()}
 
-    def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]:
-        names = list(columns(kind))
-        self._cur.execute(
-            f"SELECT entity_key, deleted, provenance, {', '.join(names)} FROM {TABLES[kind]} "
-            "WHERE entity_key = ANY(%s)",
-            (list(keys),),
-            prepare=_CUSTOM_PLAN,
-        )
-        return {
-            row[0]: EntityState(
-                dict(zip(names, row[3:], strict=True)), row[2], exists=True, deleted=row[1]
-            )
-            for row in self._cur.fetchall()
-        }
-
-    def upsert_entities(
-        self, kind: EntityKind, rows: Sequence[EntityRow], updated_at: datetime
-    ) -> None:
-        cols = columns(kind)
-        names = list(cols)
-        json_names = [n for n, t in cols.items() if t is ColumnType.JSON]
-        all_names = ["entity_key", *names, "provenance", "deleted", "updated_at"]
+    def _merge(
+        self, statement: str, kind: EntityKind, rows: Sequence[MergeRow], at: datetime
+    ) -> int:
         table = TABLES[kind]
-        with self._cur.copy(f"COPY tmp_{table} ({', '.join(all_names)}) FROM STDIN") as copy:
-            for key, state in rows:
-                values = state.values
-                if json_names:
-                    values = {**values, **{n: _to_db(values[n], cols[n]) for n in json_names}}
-                copy.write_row(
-                    (
-                        key,
-                        *[values[n] for n in names],
-                        encode_json(state.provenance),
-                        state.deleted,
-                        updated_at,
-                    )
-                )
-        updates = ", ".join(f"{n} = excluded.{n}" for n in all_names[1:])
-        self._cur.execute(
-            f"INSERT INTO {table} ({', '.join(all_names)}) "
-            f"SELECT {', '.join(all_names)} FROM tmp_{table} "
-            f"ON CONFLICT (entity_key) DO UPDATE SET {updates}"
-        )
+        json_positions = [
+            i + 1 for i, ctype in enumerate(columns(kind).values()) if ctype is ColumnType.JSON
+        ]
+        with self._cur.copy(f"COPY tmp_{table} ({', '.join(row_layout(kind))}) FROM STDIN") as copy:
+            for row in rows:
+                for i in json_positions:
+                    if row[i] is not None:
+                        row[i] = Jsonb(row[i])
+                row[-1] = at
+                copy.write_row(row)
+        self._cur.execute(statement)
+        found = self._cur.fetchone()
         self._cur.execute(f"TRUNCATE tmp_{table}")
+        return int(found[0]) if found else 0
+
+    def merge_upserts(self, kind: EntityKind, rows: Sequence[MergeRow], at: datetime) -> int:
+        return self._merge(upsert_sql(kind, "postgresql"), kind, rows, at)
+
+    def merge_deletes(
+        self, kind: EntityKind, own: tuple[str, ...], rows: Sequence[MergeRow], at: datetime
+    ) -> int:
+        return self._merge(delete_sql(kind, own, "postgresql"), kind, rows, at)
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         self._cur.executemany(
@@ -195,6 +177,12 @@ class PostgresStore:
                 f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} "
                 f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
+            # The merge row's own columns (`consumers._merge_sql.ROW_EXTRA`).
+            self._conn.execute(
+                f"ALTER TABLE tmp_{table} ADD COLUMN IF NOT EXISTS _seq bigint, "
+                "ADD COLUMN IF NOT EXISTS _src text, ADD COLUMN IF NOT EXISTS _mask bigint, "
+                "ADD COLUMN IF NOT EXISTS _key_authority boolean"
+            )
 
     def _migrate(self) -> None:
         with self._conn.transaction():
@@ -228,22 +216,27 @@ class PostgresStore:
 
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         names = list(columns(kind))
+        stamped = [*names, RECORD_FIELD]
         extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
         row = self._conn.execute(
-            f"SELECT deleted, updated_at{extra}, provenance, {', '.join(names)} "
+            f"SELECT deleted, updated_at{extra}, {', '.join(names)}, "
+            f"{', '.join(seq(n) for n in stamped)}, {', '.join(src(n) for n in stamped)} "
             f"FROM {TABLES[kind]} WHERE entity_key = %s",
             (key,),
         ).fetchone()
         if row is None:
             return None
+        seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
         return StoredRecord(
             entity=kind,
             key=key,
-            values=dict(zip(names, row[4:], strict=True)),
+            values=dict(zip(names, row[3:seqs], strict=True)),
             deleted=row[0],
             updated_at=row[1],
             holder_known=row[2],
-            provenance=field_provenance(kind, key, row[3]),
+            provenance=field_provenance(
+                kind, key, stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
+            ),
         )
 
     def count(self, kind: EntityKind) -> int:

@@ -14,20 +14,19 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
+from consumers._merge_sql import STALE_FUNCTION, delete_sql, seq, src, upsert_sql
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
-    EntityRow,
-    EntityState,
+    MergeRow,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
-    encode_json,
     field_provenance,
+    stamps_from_columns,
 )
-from consumers._tables import TABLES, ColumnType, columns
+from consumers._tables import RECORD_FIELD, TABLES, ColumnType, columns
 from govbus import EntityKind
 
 _HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
@@ -55,21 +54,27 @@ def _from_db(value: Any, ctype: ColumnType) -> Any:
     return value
 
 
-@cache
-def _typed_columns(kind: EntityKind) -> tuple[tuple[str, ColumnType], ...]:
-    """The columns SQLite stores as text but Python holds as date, Decimal or dict."""
-    return tuple((n, t) for n, t in columns(kind).items() if t is not ColumnType.TEXT)
-
-
 def _path_from_url(url: str) -> str:
     if not url.startswith("sqlite:///"):
         raise ValueError("a SQLite store URL looks like sqlite:///relative.db or sqlite:////abs.db")
     return url.removeprefix("sqlite:///")
 
 
+class _StaleCounter:
+    """The SQLite function the merge calls in its stale branches only (see `_merge_sql`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, value: Any) -> Any:
+        self.count += 1
+        return value
+
+
 class _SqliteWriter:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, stale: _StaleCounter) -> None:
         self._conn = conn
+        self._stale = stale
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
@@ -100,52 +105,25 @@ class _SqliteWriter:
         )
         return known
 
-    def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]:
-        names = list(columns(kind))
-        typed = _typed_columns(kind)
-        states: dict[str, EntityState] = {}
-        for row in self._conn.execute(
-            f"SELECT entity_key, deleted, provenance, {', '.join(names)} FROM {TABLES[kind]} "
-            "WHERE entity_key IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(keys)),),
-        ):
-            values = dict(zip(names, row[3:], strict=True))
-            for name, ctype in typed:
-                values[name] = _from_db(values[name], ctype)
-            states[row[0]] = EntityState(
-                values, json.loads(row[2]), exists=True, deleted=bool(row[1])
-            )
-        return states
+    def _merge(self, statement: str, kind: EntityKind, rows: Sequence[MergeRow], at: str) -> int:
+        positions = [(i + 1, ctype) for i, (_, ctype) in enumerate(columns(kind).items())]
+        typed = [(i, t) for i, t in positions if t is not ColumnType.TEXT]
+        for row in rows:
+            for i, ctype in typed:
+                if row[i] is not None:
+                    row[i] = _to_db(row[i], ctype)
+            row[-1] = at
+        before = self._stale.count
+        self._conn.executemany(statement, rows)
+        return self._stale.count - before
 
-    def upsert_entities(
-        self, kind: EntityKind, rows: Sequence[EntityRow], updated_at: datetime
-    ) -> None:
-        names = list(columns(kind))
-        typed = _typed_columns(kind)
-        all_names = ["entity_key", *names, "provenance", "deleted", "updated_at"]
-        updates = ", ".join(f"{n} = excluded.{n}" for n in all_names[1:])
-        updated = updated_at.isoformat()  # one per batch
-        positions = [(names.index(name), ctype) for name, ctype in typed]
-        params = []
-        for key, state in rows:
-            values = [state.values[n] for n in names]
-            for i, ctype in positions:
-                values[i] = _to_db(values[i], ctype)
-            params.append(
-                (
-                    key,
-                    *values,
-                    encode_json(state.provenance),
-                    int(state.deleted),
-                    updated,
-                )
-            )
-        self._conn.executemany(
-            f"INSERT INTO {TABLES[kind]} ({', '.join(all_names)}) "
-            f"VALUES ({', '.join('?' * len(all_names))}) "
-            f"ON CONFLICT (entity_key) DO UPDATE SET {updates}",
-            params,
-        )
+    def merge_upserts(self, kind: EntityKind, rows: Sequence[MergeRow], at: datetime) -> int:
+        return self._merge(upsert_sql(kind, "sqlite"), kind, rows, at.isoformat())
+
+    def merge_deletes(
+        self, kind: EntityKind, own: tuple[str, ...], rows: Sequence[MergeRow], at: datetime
+    ) -> int:
+        return self._merge(delete_sql(kind, own, "sqlite"), kind, rows, at.isoformat())
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         self._conn.executemany(
@@ -209,6 +187,8 @@ class SqliteStore:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA busy_timeout = 60000")
+        self._stale = _StaleCounter()
+        self._conn.create_function(STALE_FUNCTION, 1, self._stale)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -244,7 +224,7 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[_SqliteWriter]:
         with self._immediate() as conn:
-            yield _SqliteWriter(conn)
+            yield _SqliteWriter(conn, self._stale)
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         rows = self._conn.execute(
@@ -257,22 +237,26 @@ class SqliteStore:
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         cols = columns(kind)
         names = list(cols)
+        stamped = [*names, RECORD_FIELD]
         extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
         row = self._conn.execute(
-            f"SELECT deleted, updated_at{extra}, provenance, {', '.join(names)} "
+            f"SELECT deleted, updated_at{extra}, {', '.join(names)}, "
+            f"{', '.join(seq(n) for n in stamped)}, {', '.join(src(n) for n in stamped)} "
             f"FROM {TABLES[kind]} WHERE entity_key = ?",
             (key,),
         ).fetchone()
         if row is None:
             return None
+        seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
+        stamps = stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
         return StoredRecord(
             entity=kind,
             key=key,
-            values={n: _from_db(v, cols[n]) for n, v in zip(names, row[4:], strict=True)},
+            values={n: _from_db(v, cols[n]) for n, v in zip(names, row[3:seqs], strict=True)},
             deleted=bool(row[0]),
             updated_at=datetime.fromisoformat(row[1]),
             holder_known=None if row[2] is None else bool(row[2]),
-            provenance=field_provenance(kind, key, json.loads(row[3])),
+            provenance=field_provenance(kind, key, stamps),
         )
 
     def count(self, kind: EntityKind) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -15,17 +14,15 @@ from govbus import EntityKind
 TopicPartition = tuple[str, int]
 
 Stamp = list[Any]
-"""The provenance of one field, stored with the record as one JSON array:
+"""The provenance of one field as read back:
 [source department, source sequence, event id (32 hex), occurred-at µs, applied-at µs].
-Integer microseconds since the epoch: cheap to produce per event, exact, and sortable."""
+Stored as two columns per field (migration 3): `<field>__seq`, the sequence, and
+`<field>__src`, the rest as one text "department event-id occurred-µs applied-µs" (see
+`stamp_text`). Integer microseconds since the epoch: cheap to produce per event, exact."""
 STAMP_DEPARTMENT, STAMP_SEQUENCE, STAMP_EVENT_ID, STAMP_OCCURRED, STAMP_APPLIED = range(5)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-
-
-encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-"""Compact JSON; one encoder for all calls (json.dumps with options builds one per call)."""
 
 
 def epoch_us(at: datetime) -> int:
@@ -36,18 +33,25 @@ def from_epoch_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
-@dataclass(slots=True)
-class EntityState:
-    """A record as the merge sees it: values, per-field provenance, and whether it exists."""
-
-    values: dict[str, Any]
-    provenance: dict[str, Stamp] = field(default_factory=dict)
-    exists: bool = False
-    deleted: bool = False
+MergeRow = list[Any]
+"""One event as a merge row, in the column order of `consumers._merge_sql.layout`."""
 
 
-EntityRow = tuple[str, EntityState]
-"""A record to write back: its key and merged state (a plain tuple: built per event)."""
+def stamp_text(department: str, event_id_hex: str, occurred_us: int, applied_us: int) -> str:
+    return f"{department} {event_id_hex} {occurred_us} {applied_us}"
+
+
+def stamps_from_columns(
+    names: Sequence[str], sequences: Sequence[int | None], texts: Sequence[str | None]
+) -> dict[str, Stamp]:
+    """The stamps of the fields that have one, from the `__seq` and `__src` columns."""
+    stamps: dict[str, Stamp] = {}
+    for name, sequence, text in zip(names, sequences, texts, strict=True):
+        if sequence is None or text is None:
+            continue
+        department, event_id, occurred, applied = text.rsplit(" ", 3)
+        stamps[name] = [department, int(sequence), event_id, int(occurred), int(applied)]
+    return stamps
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +122,16 @@ class StoreWriter(Protocol):
         """Record the (distinct) ids as processed; return those recorded before."""
         ...
 
-    def load_states(self, kind: EntityKind, keys: Collection[str]) -> dict[str, EntityState]: ...
+    def merge_upserts(self, kind: EntityKind, rows: Sequence[MergeRow], at: datetime) -> int:
+        """Merge upsert rows (distinct keys) per field by sequence; return the stale fields."""
+        ...
 
-    def upsert_entities(
-        self, kind: EntityKind, rows: Sequence[EntityRow], updated_at: datetime
-    ) -> None: ...
+    def merge_deletes(
+        self, kind: EntityKind, own: tuple[str, ...], rows: Sequence[MergeRow], at: datetime
+    ) -> int:
+        """Merge tombstones (distinct keys) of a key authority owning `own`; return how
+        many were stale."""
+        ...
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None: ...
 

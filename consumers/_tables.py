@@ -18,6 +18,10 @@ from govbus import EVENT_TYPES, EntityKind
 RECORD_FIELD = "_record"
 """Pseudo-field whose provenance says which event last created, deleted or restored a record."""
 
+KEY_FIELD = "_key"
+"""Pseudo-field holding the newest upsert of the key authority: the candidate for a restore
+of a deleted record. Not shown as provenance."""
+
 TABLES: dict[EntityKind, str] = {
     EntityKind.PERSON: "persons",
     EntityKind.LEGAL_ENTITY: "legal_entities",

@@ -16,11 +16,11 @@ from govbus import (
     Contract,
     ErrorCode,
     GovbusError,
-    parse_cloudevent_headers,
     schema_mismatch,
     scrub_text,
     validate_event,
 )
+from govbus._envelope import check_cloudevent_headers
 
 RawHeaders = Sequence[tuple[str, bytes | None]]
 
@@ -62,7 +62,7 @@ def decode_record(
                 ErrorCode.PAYLOAD_TOO_LARGE,
                 f"record of {len(raw.value)} bytes exceeds the limit of {max_event_bytes}",
             )
-        parse_cloudevent_headers(raw.headers)
+        check_cloudevent_headers(raw.headers)
         event = contract.decode(raw.position.topic.removeprefix(topic_prefix), raw.value)
     except GovbusError as error:
         return reject(raw, error)

@@ -90,15 +90,24 @@ def raw_record(message: Any) -> RawRecord:
 def to_batch_items(
     contract: Contract, settings: Settings, options: SyncOptions, records: list[RawRecord]
 ) -> list[BatchItem]:
+    """Decode and validate a batch. The cyclic collector is paused meanwhile: the events
+    hold no cycles (refcounting frees them), yet their allocation bursts set off full-heap
+    collections, ≈ 20 % of the decoding time."""
     items: list[BatchItem] = []
-    for raw in records:
-        decoded = decode_record(
-            contract,
-            raw,
-            topic_prefix=options.topic_prefix,
-            max_event_bytes=settings.max_event_bytes,
-        )
-        items.append(validate_record(contract.catalog, decoded, raw))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for raw in records:
+            decoded = decode_record(
+                contract,
+                raw,
+                topic_prefix=options.topic_prefix,
+                max_event_bytes=settings.max_event_bytes,
+            )
+            items.append(validate_record(contract.catalog, decoded, raw))
+    finally:
+        if was_enabled:
+            gc.enable()
     return items
 
 

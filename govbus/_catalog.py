@@ -163,8 +163,20 @@ class Catalog(_Frozen):
     def topics(self) -> list[str]:
         return sorted({r.topic for r in self.resources})
 
+    @cached_property
+    def _resources_by_entity(self) -> dict[tuple[EntityKind, str | None], Resource]:
+        index: dict[tuple[EntityKind, str | None], Resource] = {}
+        for r in self.resources:  # the first match wins, as in the scan below
+            licence = r.licence_type_code if r.entity is EntityKind.CERTIFICATE else None
+            index.setdefault((r.entity, licence), r)
+        return index
+
     def resource_for_entity(self, entity: EntityKind, licence_type_code: str | None) -> Resource:
         """The resource an event belongs to; certificates are told apart by licence type."""
+        key = (entity, licence_type_code if entity is EntityKind.CERTIFICATE else None)
+        found = self._resources_by_entity.get(key)
+        if found is not None:
+            return found
         for r in self.resources:
             if r.entity is entity and (
                 entity is not EntityKind.CERTIFICATE or r.licence_type_code == licence_type_code

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
+from govbus._avro_reader import compile_reader
 from govbus._catalog import Catalog, EntityKind, Resource, load_catalog
 from govbus._changes import EVENT_TYPES, ChangeEvent
 from govbus._errors import ErrorCode, GovbusError
+from govbus._event_builder import compile_builder
 from govbus._identifiers import Pseudonymizer
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
+    WIRE_HEADER_SIZE,
     SchemaResolver,
     decode_confluent,
     encode_confluent,
+    end_of_body,
     make_schema_resolver,
     read_schema_id,
 )
@@ -27,6 +32,9 @@ class Contract:
     schemas: SchemaRepository
     resolver: SchemaResolver
     pseudonym_key: bytes
+    _decoders: dict[tuple[str, bytes], Decoder] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def _pseudonymizer(self) -> Pseudonymizer:
@@ -50,7 +58,18 @@ class Contract:
         return encode_confluent(schema_id, version.parsed, record)
 
     def decode(self, topic: str, payload: bytes) -> ChangeEvent[Any]:
-        """Bytes from `topic` to a typed event; raises GovbusError with the reason."""
+        """Bytes from `topic` to a typed event; raises GovbusError with the reason.
+
+        The checks up to the Avro body (topic, wire header, schema id, writer schema for
+        this topic) run once per (topic, header); their outcome, a decoder generated for
+        that writer and reader schema, is kept. Failures are never kept.
+        """
+        decoder = self._decoders.get((topic, payload[:WIRE_HEADER_SIZE]))
+        if decoder is None:
+            decoder = self._decoder(topic, payload)
+        return decoder(payload)
+
+    def _decoder(self, topic: str, payload: bytes) -> Decoder:
         resources = self.catalog.resources_on_topic(topic)
         if not resources:
             raise GovbusError(ErrorCode.UNKNOWN_RESOURCE, f"topic {topic} is not in the catalog")
@@ -62,14 +81,48 @@ class Contract:
                 f"a {writer.get('name')} record on topic {topic}, "
                 f"which carries {reader.get('name')}",
             )
-        record = decode_confluent(payload, writer, reader)
-        return EVENT_TYPES[resources[0].entity].from_avro(record)
+        event_cls = EVENT_TYPES[resources[0].entity]
+        decoder = _make_decoder(writer, reader, event_cls)
+        if len(self._decoders) < _MAX_DECODERS:
+            self._decoders[(topic, payload[:WIRE_HEADER_SIZE])] = decoder
+        return decoder
 
     def record_key(self, event: ChangeEvent[Any]) -> bytes:
         """Kafka key: the entity key, or a keyed pseudonym for persons (see docs/events.md)."""
         if event.entity is EntityKind.PERSON:
             return self._pseudonymizer(event.entity_key).encode()
         return event.entity_key.encode()
+
+
+Decoder = Callable[[bytes], ChangeEvent[Any]]
+_MAX_DECODERS = 1024  # (topic, schema id) pairs that passed; more are rebuilt per record
+
+
+def _make_decoder(writer: Any, reader: Any, event_cls: type[ChangeEvent[Any]]) -> Decoder:
+    """Payload → event for one writer schema on one topic: generated reader and builder
+    where they apply, fastavro and pydantic where they do not. Same checks either way."""
+    read = compile_reader(writer, reader)
+    build = compile_builder(event_cls, reader) or event_cls.from_avro
+
+    if read is None:
+
+        def decode_with_fastavro(payload: bytes) -> ChangeEvent[Any]:
+            return build(decode_confluent(payload, writer, reader))
+
+        return decode_with_fastavro
+
+    def decode(payload: bytes) -> ChangeEvent[Any]:
+        try:
+            record, end = read(payload, WIRE_HEADER_SIZE)
+        except (EOFError, ValueError, TypeError, IndexError) as exc:
+            raise GovbusError(
+                ErrorCode.MALFORMED_PAYLOAD, f"Avro body does not match its schema: {exc}"
+            ) from exc
+        if end != len(payload):
+            raise end_of_body(payload, end)
+        return build(record)
+
+    return decode
 
 
 @lru_cache(maxsize=64)

@@ -76,6 +76,27 @@ def _constant_headers(
     )
 
 
+_REQUIRED_SPEC_VERSION = SPEC_VERSION.encode()
+
+
+def check_cloudevent_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> None:
+    """`parse_cloudevent_headers`'s verdict without building the attributes (the sync's
+    hot path): raises the same errors, via that function, for anything it cannot pass."""
+    if headers:
+        values = dict(headers)
+        if (
+            len(values) == len(headers)  # no repeated names: the first value is the only one
+            and values.get("ce_specversion") == _REQUIRED_SPEC_VERSION
+            and values.get("ce_id")
+            and values.get("ce_source")
+            and values.get("ce_type")
+            and values.get("ce_time")
+            and values.get("content-type")
+        ):
+            return
+    parse_cloudevent_headers(headers)
+
+
 def parse_cloudevent_headers(
     headers: Sequence[tuple[str, bytes | None]] | None,
 ) -> CloudEventAttributes:

@@ -39,7 +39,7 @@ def is_valid_uscc(code: str) -> bool:
 def validate_uscc(code: str, *, field: str = "uscc") -> str:
     """Return the normalised USCC or raise INVALID_IDENTIFIER naming `field`."""
     normalised = code.strip().upper()
-    if not is_valid_uscc(normalised):
+    if not _recent_uscc_verdict(normalised):
         raise GovbusError(
             ErrorCode.INVALID_IDENTIFIER,
             f"{field} is not a valid unified social credit code (GB 32100)",
@@ -81,13 +81,19 @@ def _known_birth_place(area_code: str, year: int) -> bool:
 def validate_citizen_id(number: str, *, field: str = "id_number") -> str:
     """Return the normalised identity number or raise INVALID_IDENTIFIER naming `field`."""
     normalised = number.strip().upper()
-    if not is_valid_citizen_id(normalised):
+    if not _recent_citizen_id_verdict(normalised):
         raise GovbusError(
             ErrorCode.INVALID_IDENTIFIER,
             f"{field} is not a valid citizen identity number (GB 11643)",
             field=field,
         )
     return normalised
+
+
+# The same identifiers come back (one person, several departments' updates): the last
+# verdicts are kept. Bounded, so memory does not grow with the number of entities.
+_recent_citizen_id_verdict = lru_cache(maxsize=16_384)(is_valid_citizen_id)
+_recent_uscc_verdict = lru_cache(maxsize=16_384)(is_valid_uscc)
 
 
 def mask(value: str, keep_first: int, keep_last: int, fill: str = "*") -> str:

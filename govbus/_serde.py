@@ -20,6 +20,7 @@ from govbus._schemas import SchemaRepository, SchemaVersion
 
 MAGIC_BYTE = 0
 _HEADER = struct.Struct(">bI")
+WIRE_HEADER_SIZE = _HEADER.size
 
 
 class SchemaResolver(Protocol):
@@ -149,11 +150,15 @@ def decode_confluent(
     if not isinstance(record, dict):
         raise GovbusError(ErrorCode.MALFORMED_PAYLOAD, "Avro body is not a record")
     if body.tell() != len(payload):
-        raise GovbusError(
-            ErrorCode.MALFORMED_PAYLOAD,
-            f"{len(payload) - body.tell()} trailing bytes after the Avro body",
-        )
+        raise end_of_body(payload, body.tell())
     return record
+
+
+def end_of_body(payload: bytes, end: int) -> GovbusError:
+    """The error for a payload with bytes left after its Avro body ended at `end`."""
+    return GovbusError(
+        ErrorCode.MALFORMED_PAYLOAD, f"{len(payload) - end} trailing bytes after the Avro body"
+    )
 
 
 def make_schema_resolver(

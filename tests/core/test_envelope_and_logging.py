@@ -1,10 +1,13 @@
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import structlog
 
 from govbus import ErrorCode, GovbusError, cloudevent_headers, parse_cloudevent_headers
+from govbus._envelope import check_cloudevent_headers
 from govbus._logging import configure_logging, redact_personal_data, scrub_text
 
 
@@ -28,6 +31,48 @@ def test_missing_headers_are_all_named() -> None:
         parse_cloudevent_headers([("ce_id", b"x")])
     assert info.value.code is ErrorCode.MISSING_HEADERS
     assert "ce_source" in info.value.message and "content-type" in info.value.message
+
+
+def _good_headers() -> list[tuple[str, bytes | None]]:
+    return list(
+        cloudevent_headers(
+            event_id="e1",
+            department="PSB",
+            entity="person",
+            occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+            subject="abc",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        _good_headers(),
+        [],
+        None,
+        [h for h in _good_headers() if h[0] != "ce_time"],
+        [(n, b"" if n == "ce_id" else v) for n, v in _good_headers()],
+        [(n, None if n == "ce_source" else v) for n, v in _good_headers()],
+        [(n, b"0.3" if n == "ce_specversion" else v) for n, v in _good_headers()],
+        [(n, b"1.0\xff" if n == "ce_specversion" else v) for n, v in _good_headers()],
+        [("ce_id", None), *_good_headers()],  # a null value then the real one: passes
+        [("ce_id", b""), *_good_headers()],  # the first non-null value counts: missing
+        [*_good_headers(), ("ce_type", b"")],
+        [("traceparent", b"x"), *_good_headers()],
+    ],
+)
+def test_the_quick_header_check_agrees_with_parsing(
+    headers: list[tuple[str, bytes | None]] | None,
+) -> None:
+    def verdict(check: Callable[[Any], object]) -> tuple[str, str] | None:
+        try:
+            check(headers)
+        except GovbusError as error:
+            return (error.code, error.message)
+        return None
+
+    assert verdict(check_cloudevent_headers) == verdict(parse_cloudevent_headers)
 
 
 def test_identity_and_phone_numbers_are_scrubbed_from_text() -> None:

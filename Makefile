@@ -39,6 +39,7 @@ bench: system-deps setup
 	export GOVBUS_LOG_LEVEL=WARNING && \
 	$(BIN)/python -m bench.serde && \
 	$(BIN)/python -m bench.publish && \
+	$(BIN)/python -m bench.decode && \
 	$(BIN)/python -m bench.sync
 
 bench-down: $(STAMP)

@@ -39,13 +39,14 @@ from typing import Any
 
 from consumers._merge_sql import row_layout
 from consumers._store import (
+    EPOCH,
+    MICROSECOND,
     MergeRow,
     QuarantineRow,
     Store,
     StoreWriter,
     TopicPartition,
     epoch_us,
-    stamp_text,
 )
 from consumers._tables import RECORD_FIELD, columns
 from govbus import (
@@ -149,12 +150,15 @@ class _KindRows:
     seen: dict[str, int] = field(default_factory=dict)
     """Key → how many of its events are in the rounds: its next event goes one round later."""
 
-    def round_for(self, key: str) -> _Round:
-        n = self.seen.get(key, 0)
-        self.seen[key] = n + 1
+    def round_at(self, n: int) -> _Round:
         if n == len(self.rounds):
             self.rounds.append(_Round())
         return self.rounds[n]
+
+    def round_for(self, key: str) -> _Round:
+        n = self.seen.get(key, 0)
+        self.seen[key] = n + 1
+        return self.round_at(n)
 
 
 @dataclass(slots=True)
@@ -187,25 +191,22 @@ class _Rows:
 
     def stamp(self, event: ChangeEvent[Any]) -> str:
         # One text per event, shared by every field it sets.
-        return stamp_text(
-            event.source_department,
-            event.event_id.hex,
-            epoch_us(event.occurred_at),
-            self.applied_us,
-        )
+        occurred = (event.occurred_at - EPOCH) // MICROSECOND
+        return f"{event.source_department} {event.event_id.hex} {occurred} {self.applied_us}"
 
     def add_upsert(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
-        rows = self.kind_rows(event.entity)
+        rows = self.by_kind.get(event.entity) or self.kind_rows(event.entity)
         row: MergeRow = [None] * rows.width
-        row[0] = event.entity_key
+        key = row[0] = event.entity_key
         allowed = rules.settable.get(event.source_department, {})
         mask = 0
-        for name, value in event.changed_values().items():
+        data = event.data
+        for name in event.changed_fields if data is not None else ():
             i = allowed.get(name)
             if i is None:
                 self.result.refused_fields += 1
                 continue
-            row[1 + i] = value
+            row[1 + i] = getattr(data, name)
             mask |= 1 << i
         n = rows.fields
         row[1 + n] = event.source_sequence
@@ -215,7 +216,13 @@ class _Rows:
         row[4 + n] = event.source_department == rules.key_authority
         row[5 + n] = False
         # Sent even if every field was refused: the record exists from its first event on.
-        rows.round_for(event.entity_key).upserts.append(row)
+        seen = rows.seen
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        if k == 0 and rows.rounds:  # the usual case: a key's first event of the batch
+            rows.rounds[0].upserts.append(row)
+        else:
+            rows.round_at(k).upserts.append(row)
 
     def add_delete(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
         if event.source_department != rules.key_authority:
@@ -238,13 +245,17 @@ def _fresh_items(
     items: Sequence[BatchItem], stored: dict[TopicPartition, int], result: BatchResult
 ) -> list[BatchItem]:
     fresh: list[BatchItem] = []
+    next_offsets = result.next_offsets
     for item in items:
-        tp = item.position.topic_partition
-        if item.position.offset < stored.get(tp, -1):
+        position = item.position
+        tp = (position.topic, position.partition)
+        offset = position.offset
+        if offset < stored.get(tp, -1):
             result.replayed_records += 1
             continue
         fresh.append(item)
-        result.next_offsets[tp] = max(result.next_offsets.get(tp, 0), item.position.offset + 1)
+        if offset >= next_offsets.get(tp, 0):
+            next_offsets[tp] = offset + 1
     return fresh
 
 
@@ -344,7 +355,8 @@ def apply_batch(
     now = now or datetime.now(UTC)
     result = BatchResult()
     with _cyclic_gc_paused(), store.transaction() as tx:
-        stored = tx.lock_offsets(group, {item.position.topic_partition for item in items})
+        partitions = {(i.position.topic, i.position.partition) for i in items}
+        stored = tx.lock_offsets(group, partitions)
         fresh = _fresh_items(items, stored, result)
         rejected = [i for i in fresh if isinstance(i, RejectedRecord)]
         events = _unique_events(tx, [i for i in fresh if isinstance(i, SourcedEvent)], result)

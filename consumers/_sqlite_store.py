@@ -90,6 +90,18 @@ class _SqliteWriter:
 
     def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         ids_json = json.dumps([e.hex for e in event_ids])
+        insert = (
+            "INSERT INTO processed_events (event_id) SELECT value FROM json_each(?) WHERE true "
+            "ON CONFLICT DO NOTHING"
+        )
+        # Usually no id is known: insert them all and compare the count, without a lookup.
+        self._conn.execute("SAVEPOINT claim")
+        inserted = self._conn.execute(insert, (ids_json,)).rowcount
+        if inserted != len(event_ids):  # some were known: undo, name them, insert the rest
+            self._conn.execute("ROLLBACK TO claim")
+        self._conn.execute("RELEASE claim")
+        if inserted == len(event_ids):
+            return set()
         known = {
             uuid.UUID(hex=row[0])
             for row in self._conn.execute(
@@ -98,11 +110,7 @@ class _SqliteWriter:
                 (ids_json,),
             )
         }
-        self._conn.execute(
-            "INSERT INTO processed_events (event_id) SELECT value FROM json_each(?) WHERE true "
-            "ON CONFLICT DO NOTHING",
-            (ids_json,),
-        )
+        self._conn.execute(insert, (ids_json,))
         return known
 
     def _merge(self, statement: str, kind: EntityKind, rows: Sequence[MergeRow], at: str) -> int:

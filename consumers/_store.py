@@ -17,8 +17,8 @@ Stamp = list[Any]
 """The provenance of one field as read back:
 [source department, source sequence, event id (32 hex), occurred-at µs, applied-at µs].
 Stored as two columns per field (migration 3): `<field>__seq`, the sequence, and
-`<field>__src`, the rest as one text "department event-id occurred-µs applied-µs" (see
-`stamp_text`). Integer microseconds since the epoch: cheap to produce per event, exact."""
+`<field>__src`, the rest as one text "department event-id occurred-µs applied-µs".
+Integer microseconds since the epoch: cheap to produce per event, exact."""
 STAMP_DEPARTMENT, STAMP_SEQUENCE, STAMP_EVENT_ID, STAMP_OCCURRED, STAMP_APPLIED = range(5)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,10 +35,6 @@ def from_epoch_us(us: int) -> datetime:
 
 MergeRow = list[Any]
 """One event as a merge row, in the column order of `consumers._merge_sql.layout`."""
-
-
-def stamp_text(department: str, event_id_hex: str, occurred_us: int, applied_us: int) -> str:
-    return f"{department} {event_id_hex} {occurred_us} {applied_us}"
 
 
 def stamps_from_columns(

@@ -13,7 +13,7 @@ Rows of one statement have distinct keys; `apply_batch` sends the second event o
 second statement (a "round"), so events of one key apply in arrival order.
 
 Stale fields are counted exactly: on SQLite by a function called only in the stale branch,
-on PostgreSQL by comparing the returned stamps with the ones sent.
+on PostgreSQL by a `_stale` count per row that the statement returns and sums.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def layout(kind: EntityKind) -> tuple[str, ...]:
         src(KEY_FIELD),
         "deleted",
         "updated_at",
+        "_stale",
     )
 
 
@@ -86,7 +87,7 @@ def _expanded(kind: EntityKind, sqlite: bool, delete: bool) -> list[str]:
     else:  # `_key` takes a key-authority upsert's stamp
         exprs += [null, null_text, f"CASE WHEN {key} THEN {s} END"]
         exprs.append(f"CASE WHEN {key} THEN {stamp} END")
-    exprs += [refs["deleted"], refs["updated_at"]]
+    exprs += [refs["deleted"], refs["updated_at"], "0"]
     return exprs
 
 
@@ -153,18 +154,16 @@ def upsert_sql(kind: EntityKind, dialect: str) -> str:
     sets.append(
         f"updated_at = CASE WHEN {changed} THEN excluded.updated_at ELSE {table}.updated_at END"
     )
+    if not sqlite:  # counted in the row and returned (SQLite: the stale function)
+        stale = " + ".join(
+            f"CASE WHEN excluded.{seq(n)} <= coalesce({table}.{seq(n)}, -1) THEN 1 ELSE 0 END"
+            for n in columns(kind)
+        )
+        sets.append(f"_stale = {stale}")
     statement = _insert(kind, sqlite, delete=False) + ", ".join(sets)
     if sqlite:
         return statement
-    returned = ", ".join(["entity_key", *(src(n) for n in columns(kind))])
-    stale = " + ".join(
-        f"(x._mask & {1 << i} <> 0 AND u.{src(n)} IS DISTINCT FROM x._src)::int"
-        for i, n in enumerate(columns(kind))
-    )
-    return (
-        f"WITH u AS ({statement} RETURNING {returned}) "
-        f"SELECT coalesce(sum({stale}), 0) FROM u JOIN tmp_{table} x USING (entity_key)"
-    )
+    return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"
 
 
 @cache
@@ -187,12 +186,9 @@ def delete_sql(kind: EntityKind, own: Sequence[str], dialect: str) -> str:
     sets.append(
         f"updated_at = CASE WHEN {applies} THEN excluded.updated_at ELSE {table}.updated_at END"
     )
+    if not sqlite:
+        sets.append(f"_stale = CASE WHEN {applies} THEN 0 ELSE 1 END")
     statement = _insert(kind, sqlite, delete=True) + ", ".join(sets)
     if sqlite:
         return statement
-    record = src(RECORD_FIELD)
-    return (
-        f"WITH u AS ({statement} RETURNING entity_key, {record}) "
-        f"SELECT count(*) FROM u JOIN tmp_{table} x USING (entity_key) "
-        f"WHERE u.{record} IS DISTINCT FROM x._src"
-    )
+    return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"

@@ -15,9 +15,11 @@ field, which is what the store promises; there is no provenance history.
 
 Migration 3 splits that column into two per field, `<field>__seq` (integer) and
 `<field>__src` ("department event-id-hex occurred-µs applied-µs"), plus `_record__*` and
-`_key__*` (the newest key-authority upsert, what a restore needs). With the sequences in
-plain integer columns the merge is one `INSERT … ON CONFLICT DO UPDATE SET f = CASE WHEN
-excluded.f__seq > f__seq …` per batch (`consumers._merge_sql`): no read, no merge in Python.
+`_key__*` (the newest key-authority upsert, what a restore needs), and `_stale` (how
+many fields of the record's last merge were stale: PostgreSQL returns it to count them).
+With the sequences in plain integer columns the merge is one `INSERT … ON CONFLICT DO
+UPDATE SET f = CASE WHEN excluded.f__seq > f__seq …` per batch (`consumers._merge_sql`):
+no read, no merge in Python.
 """
 
 from __future__ import annotations
@@ -158,11 +160,12 @@ _FIELDS_V1 = {
 
 def _stamp_columns(table: str) -> tuple[str, ...]:
     """One ALTER per column: SQLite takes a single ADD COLUMN per statement."""
-    return tuple(
+    stamps = [
         f"ALTER TABLE {table} ADD COLUMN {n}__{suffix} {{{kind}}}"
         for n in (*_FIELDS_V1[table], "_record", "_key")
         for suffix, kind in (("seq", "bigint"), ("src", "text"))
-    )
+    ]
+    return (*stamps, f"ALTER TABLE {table} ADD COLUMN _stale {{bigint}} NOT NULL DEFAULT 0")
 
 
 def _split_provenance_sqlite(table: str) -> str:

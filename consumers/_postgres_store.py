@@ -151,18 +151,27 @@ class _PostgresWriter:
         )
         update = f"UPDATE certificates SET holder_known = CASE holder_type {known} ELSE false END "
         if certificate_keys:
+            match, param = _any_key(certificate_keys)
             self._cur.execute(
-                update + "WHERE entity_key = ANY(%s)",
-                (list(certificate_keys),),
-                prepare=_CUSTOM_PLAN,
+                update + f"WHERE entity_key = {match}", (param,), prepare=_CUSTOM_PLAN
             )
         for kind, keys in holders.items():
             if keys:
+                match, param = _any_key(keys)
                 self._cur.execute(
-                    update + "WHERE holder_type = %s AND holder_id = ANY(%s)",
-                    (str(kind), list(keys)),
+                    update + f"WHERE holder_type = %s AND holder_id = {match}",
+                    (str(kind), param),
                     prepare=_CUSTOM_PLAN,
                 )
+
+
+def _any_key(keys: Collection[str]) -> tuple[str, Any]:
+    """`= ANY(…)` of keys: one text joined by the unit separator, far cheaper to adapt than
+    a list of thousands of strings; a list only if a key holds the separator itself."""
+    joined = "\x1f".join(keys)
+    if joined.count("\x1f") == len(keys) - 1:
+        return "ANY(string_to_array(%s, chr(31)))", joined
+    return "ANY(%s)", list(keys)
 
 
 class PostgresStore:

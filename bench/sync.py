@@ -126,12 +126,22 @@ def time_raw_postgres(dsn: str, events: list[SourcedEvent]) -> float:
         conn.execute(_raw_ddl(DIALECTS["postgresql"]))
         conn.execute("CREATE TEMP TABLE tmp_raw (LIKE raw) ON COMMIT DELETE ROWS")
         insert = _raw_upsert(f"SELECT {', '.join(RAW_COLUMNS)} FROM tmp_raw")
+        pg = DIALECTS["postgresql"]
+        types = [
+            "text",
+            *(pg[t] for t in columns(EntityKind.PERSON).values()),
+            "bool",
+            "timestamptz",
+        ]
         start = time.perf_counter()
         for i in range(0, len(rows), BATCH):
             updated = datetime.now(UTC)
             chunk = {r[0]: r for r in rows[i : i + BATCH]}  # ON CONFLICT needs unique keys
             with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(f"COPY tmp_raw ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy:
+                with cur.copy(
+                    f"COPY tmp_raw ({', '.join(RAW_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(types)  # binary, as the store's COPY
                     for row in chunk.values():
                         copy.write_row((*row[:-1], updated))
                 cur.execute(insert)

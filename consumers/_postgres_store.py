@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -31,6 +32,21 @@ _CUSTOM_PLAN = False
 keeps a generic plan made while the table was small (a sequential scan): 50 ms per
 lookup at 20k rows, before any autovacuum analyze. Unprepared, each run is planned for the
 table as it is (an index scan); planning costs ≈ 0.2 ms per batch."""
+
+
+_PG_TYPES = {
+    ColumnType.TEXT: "text",
+    ColumnType.DATE: "date",
+    ColumnType.NUMERIC: "numeric",
+    ColumnType.JSON: "jsonb",
+}
+
+
+@cache
+def _copy_types(kind: EntityKind) -> list[str]:
+    """The PostgreSQL types of a merge row (`row_layout`), for binary COPY."""
+    values = [_PG_TYPES[ctype] for ctype in columns(kind).values()]
+    return ["text", *values, "bigint", "text", "bigint", "bool", "bool", "timestamptz"]
 
 
 def _to_db(value: Any, ctype: ColumnType) -> Any:
@@ -91,7 +107,10 @@ class _PostgresWriter:
         json_positions = [
             i + 1 for i, ctype in enumerate(columns(kind).values()) if ctype is ColumnType.JSON
         ]
-        with self._cur.copy(f"COPY tmp_{table} ({', '.join(row_layout(kind))}) FROM STDIN") as copy:
+        with self._cur.copy(
+            f"COPY tmp_{table} ({', '.join(row_layout(kind))}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(_copy_types(kind))
             for row in rows:
                 for i in json_positions:
                     if row[i] is not None:

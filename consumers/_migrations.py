@@ -210,6 +210,26 @@ _PROVENANCE_PER_FIELD = Migration(
 )
 
 
+UNHEX_FUNCTION = "govbus_unhex"
+"""SQLite 3.40 has no unhex(): the store registers this one-argument function (hex → blob)
+on its connection before migrating."""
+
+_EVENT_IDS_AS_BLOBS = Migration(
+    4,
+    "SQLite: processed event ids as 16-byte blobs in a WITHOUT ROWID table (one b-tree)",
+    (),
+    {
+        "sqlite": (
+            "CREATE TABLE processed_events_v4 (event_id BLOB PRIMARY KEY) WITHOUT ROWID",
+            f"INSERT INTO processed_events_v4 SELECT {UNHEX_FUNCTION}(event_id) "
+            "FROM processed_events",
+            "DROP TABLE processed_events",
+            "ALTER TABLE processed_events_v4 RENAME TO processed_events",
+        ),
+    },
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -272,6 +292,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     _PROVENANCE_WITH_RECORD,
     _PROVENANCE_PER_FIELD,
+    _EVENT_IDS_AS_BLOBS,
 )
 
 STATE_TABLES = (

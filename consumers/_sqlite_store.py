@@ -17,7 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from consumers._merge_sql import STALE_FUNCTION, delete_sql, seq, src, upsert_sql
-from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
+from consumers._migrations import (
+    MIGRATIONS,
+    SCHEMA_MIGRATIONS_DDL,
+    STATE_TABLES,
+    UNHEX_FUNCTION,
+)
 from consumers._store import (
     MergeRow,
     QuarantineRow,
@@ -52,6 +57,13 @@ def _from_db(value: Any, ctype: ColumnType) -> Any:
     if ctype is ColumnType.JSON:
         return json.loads(value)
     return value
+
+
+_IDS = (
+    "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ?1) "
+    "SELECT substr(?2, n * 16 + 1, 16) FROM i"
+)
+_INSERT_IDS = f"INSERT INTO processed_events (event_id) {_IDS} WHERE true ON CONFLICT DO NOTHING"
 
 
 def _path_from_url(url: str) -> str:
@@ -89,28 +101,23 @@ class _SqliteWriter:
         return {(t, p): o for t, p, o in rows if (t, p) in wanted}
 
     def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        ids_json = json.dumps([e.hex for e in event_ids])
-        insert = (
-            "INSERT INTO processed_events (event_id) SELECT value FROM json_each(?) WHERE true "
-            "ON CONFLICT DO NOTHING"
-        )
+        # The ids travel as one blob of 16-byte ids, cut apart in SQL (migration 4).
+        ids = (len(event_ids) - 1, b"".join(e.bytes for e in event_ids))
         # Usually no id is known: insert them all and compare the count, without a lookup.
         self._conn.execute("SAVEPOINT claim")
-        inserted = self._conn.execute(insert, (ids_json,)).rowcount
+        inserted = self._conn.execute(_INSERT_IDS, ids).rowcount
         if inserted != len(event_ids):  # some were known: undo, name them, insert the rest
             self._conn.execute("ROLLBACK TO claim")
         self._conn.execute("RELEASE claim")
         if inserted == len(event_ids):
             return set()
         known = {
-            uuid.UUID(hex=row[0])
+            uuid.UUID(bytes=row[0])
             for row in self._conn.execute(
-                "SELECT event_id FROM processed_events WHERE event_id IN "
-                "(SELECT value FROM json_each(?))",
-                (ids_json,),
+                f"SELECT event_id FROM processed_events WHERE event_id IN ({_IDS})", ids
             )
         }
-        self._conn.execute(insert, (ids_json,))
+        self._conn.execute(_INSERT_IDS, ids)
         return known
 
     def _merge(self, statement: str, kind: EntityKind, rows: Sequence[MergeRow], at: str) -> int:
@@ -197,6 +204,7 @@ class SqliteStore:
         self._conn.execute("PRAGMA busy_timeout = 60000")
         self._stale = _StaleCounter()
         self._conn.create_function(STALE_FUNCTION, 1, self._stale)
+        self._conn.create_function(UNHEX_FUNCTION, 1, bytes.fromhex, deterministic=True)
         self._migrate()
 
     def _migrate(self) -> None:

@@ -1,4 +1,5 @@
-"""Migration 2 moves the per-field provenance rows of a version-1 store into the records."""
+"""Migrations 2-4 move a version-1 store's provenance rows into the records (2), then into
+per-field columns (3), and (SQLite) its processed ids into blobs (4)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from consumers import open_store
+from consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
 from consumers.testing import citizen_id
-from govbus import EntityKind
+from govbus import Contract, EntityKind, PersonChanged, PersonData
 
 EVENT = uuid.UUID("0123456789abcdef0123456789abcdef")
 OCCURRED = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -21,7 +22,7 @@ APPLIED = datetime(2024, 5, 1, 12, 0, 1, tzinfo=UTC)
 KEY = citizen_id(1)
 
 
-def _check_moved(url: str) -> None:
+def _check_moved(url: str, contract: Contract) -> None:
     store = open_store(url)
     try:
         record = store.record(EntityKind.PERSON, KEY)
@@ -29,11 +30,32 @@ def _check_moved(url: str) -> None:
         [name] = record.provenance
         assert (name.field, name.source_department, name.source_sequence) == ("name", "PSB", 7)
         assert (name.event_id, name.occurred_at, name.applied_at) == (EVENT, OCCURRED, APPLIED)
+        # The processed ids moved too (SQLite: to 16-byte blobs): a retry is a duplicate.
+        assert store.processed_count() == 1
+        retry = PersonChanged.upsert(
+            department="PSB", key=KEY, sequence=7, data=PersonData(name="张三"), event_id=EVENT
+        )
+        newer = PersonChanged.upsert(
+            department="PSB", key=KEY, sequence=8, data=PersonData(name="李四")
+        )
+        result = apply_batch(
+            store,
+            [
+                SourcedEvent(retry, KafkaPosition("govbus.base.person", 0, 0)),
+                SourcedEvent(newer, KafkaPosition("govbus.base.person", 0, 1)),
+            ],
+            catalog=contract.catalog,
+            group="test",
+        )
+        assert (result.duplicate_events, result.applied_events) == (1, 1)
+        assert store.processed_count() == 2
+        record = store.record(EntityKind.PERSON, KEY)
+        assert record is not None and record.values["name"] == "李四"
     finally:
         store.close()
 
 
-def test_sqlite_version_1_store_is_migrated(tmp_path: Path) -> None:
+def test_sqlite_version_1_store_is_migrated(tmp_path: Path, contract: Contract) -> None:
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(SCHEMA_MIGRATIONS_DDL.format(bigint="INTEGER", text="TEXT", ts="TEXT"))
@@ -48,12 +70,13 @@ def test_sqlite_version_1_store_is_migrated(tmp_path: Path) -> None:
         "INSERT INTO field_provenance VALUES ('person', ?, 'name', 'PSB', ?, 7, ?, ?)",
         (KEY, EVENT.hex, OCCURRED.isoformat(), APPLIED.isoformat()),
     )
+    conn.execute("INSERT INTO processed_events VALUES (?)", (EVENT.hex,))
     conn.close()
-    _check_moved(f"sqlite:///{path}")
+    _check_moved(f"sqlite:///{path}", contract)
 
 
 @pytest.mark.postgres
-def test_postgresql_version_1_store_is_migrated(pg_database: str) -> None:
+def test_postgresql_version_1_store_is_migrated(pg_database: str, contract: Contract) -> None:
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute(SCHEMA_MIGRATIONS_DDL.format(bigint="bigint", text="text", ts="timestamptz"))
         for statement in MIGRATIONS[0].render("postgresql"):
@@ -67,4 +90,5 @@ def test_postgresql_version_1_store_is_migrated(pg_database: str) -> None:
             "INSERT INTO field_provenance VALUES ('person', %s, 'name', 'PSB', %s, 7, %s, %s)",
             (KEY, EVENT, OCCURRED, APPLIED),
         )
-    _check_moved(pg_database)
+        conn.execute("INSERT INTO processed_events VALUES (%s)", (EVENT,))
+    _check_moved(pg_database, contract)

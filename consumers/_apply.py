@@ -41,6 +41,7 @@ from consumers._merge_sql import row_layout
 from consumers._store import (
     EPOCH,
     MICROSECOND,
+    MergeRound,
     MergeRow,
     QuarantineRow,
     Store,
@@ -135,27 +136,19 @@ def _rules(resource: Resource, kind: EntityKind) -> _Rules:
 
 
 @dataclass(slots=True)
-class _Round:
-    """Rows with distinct keys, sent in one statement each for upserts and for deletes."""
-
-    upserts: list[MergeRow] = field(default_factory=list)
-    deletes: dict[tuple[str, ...], list[MergeRow]] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
 class _KindRows:
     width: int
     fields: int
-    rounds: list[_Round] = field(default_factory=list)
+    rounds: list[MergeRound] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
     """Key → how many of its events are in the rounds: its next event goes one round later."""
 
-    def round_at(self, n: int) -> _Round:
+    def round_at(self, n: int) -> MergeRound:
         if n == len(self.rounds):
-            self.rounds.append(_Round())
+            self.rounds.append(MergeRound())
         return self.rounds[n]
 
-    def round_for(self, key: str) -> _Round:
+    def round_for(self, key: str) -> MergeRound:
         n = self.seen.get(key, 0)
         self.seen[key] = n + 1
         return self.round_at(n)
@@ -313,11 +306,7 @@ def _merge_rows(
 
 def _write_rows(tx: StoreWriter, rows: _Rows, now: datetime) -> None:
     for kind, kind_rows in rows.by_kind.items():
-        for batch_round in kind_rows.rounds:
-            if batch_round.upserts:
-                rows.result.stale_fields += tx.merge_upserts(kind, batch_round.upserts, now)
-            for own, deletes in batch_round.deletes.items():
-                rows.result.stale_fields += tx.merge_deletes(kind, own, deletes, now)
+        rows.result.stale_fields += tx.merge(kind, kind_rows.rounds, now)
     # Any record of the batch may have appeared, been deleted or restored.
     certificates = rows.by_kind.get(EntityKind.CERTIFICATE)
     holders: dict[EntityKind, Collection[str]] = {

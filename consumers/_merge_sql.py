@@ -10,7 +10,9 @@ needed, and a stale or reordered update never overwrites a newer value. All SET 
 see the row as it was before the statement, on both backends.
 
 Rows of one statement have distinct keys; `apply_batch` sends the second event of a key in a
-second statement (a "round"), so events of one key apply in arrival order.
+second statement (a "round"), so events of one key apply in arrival order. PostgreSQL reads
+the rows of a statement from a temporary table filled by COPY (`rows_from` None), or, for
+the small later rounds of a hot key, from parameters, one statement per row, pipelined.
 
 Stale fields are counted exactly: on SQLite by a function called only in the stale branch,
 on PostgreSQL by a `_stale` count per row that the statement returns and sums.
@@ -102,10 +104,11 @@ def _keep(table: str, column: str, sqlite: bool, stale_if: str | None) -> str:
     return f"ELSE {table}.{column}"
 
 
-def _insert(kind: EntityKind, sqlite: bool, delete: bool) -> str:
+def _insert(kind: EntityKind, sqlite: bool, delete: bool, rows_from: str | None) -> str:
     table = TABLES[kind]
     exprs = ", ".join(_expanded(kind, sqlite, delete))
-    source = f"VALUES ({exprs})" if sqlite else f"SELECT {exprs} FROM tmp_{table} x WHERE true"
+    rows_from = rows_from or f"tmp_{table} x"
+    source = f"VALUES ({exprs})" if sqlite else f"SELECT {exprs} FROM {rows_from} WHERE true"
     return (
         f"INSERT INTO {table} ({', '.join(layout(kind))}) {source} "
         "ON CONFLICT (entity_key) DO UPDATE SET "
@@ -113,7 +116,7 @@ def _insert(kind: EntityKind, sqlite: bool, delete: bool) -> str:
 
 
 @cache
-def upsert_sql(kind: EntityKind, dialect: str) -> str:
+def upsert_sql(kind: EntityKind, dialect: str, rows_from: str | None = None) -> str:
     """Upsert rows: per field the newer sequence wins; a key-authority upsert newer than the
     delete restores a deleted record (its stamp becomes `_record`'s)."""
     sqlite = dialect == "sqlite"
@@ -160,14 +163,16 @@ def upsert_sql(kind: EntityKind, dialect: str) -> str:
             for n in columns(kind)
         )
         sets.append(f"_stale = {stale}")
-    statement = _insert(kind, sqlite, delete=False) + ", ".join(sets)
+    statement = _insert(kind, sqlite, False, rows_from) + ", ".join(sets)
     if sqlite:
         return statement
     return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"
 
 
 @cache
-def delete_sql(kind: EntityKind, own: Sequence[str], dialect: str) -> str:
+def delete_sql(
+    kind: EntityKind, own: Sequence[str], dialect: str, rows_from: str | None = None
+) -> str:
     """Tombstones: applied only if newer than every field of the key authority (`own`,
     `_record` included); every value is cleared and `own` take the delete's stamp."""
     sqlite = dialect == "sqlite"
@@ -188,7 +193,7 @@ def delete_sql(kind: EntityKind, own: Sequence[str], dialect: str) -> str:
     )
     if not sqlite:
         sets.append(f"_stale = CASE WHEN {applies} THEN 0 ELSE 1 END")
-    statement = _insert(kind, sqlite, delete=True) + ", ".join(sets)
+    statement = _insert(kind, sqlite, True, rows_from) + ", ".join(sets)
     if sqlite:
         return statement
     return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from consumers._merge_sql import delete_sql, row_layout, seq, src, upsert_sql
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
+    MergeRound,
     MergeRow,
     QuarantineRow,
     StoredRecord,
@@ -49,10 +50,24 @@ def _copy_types(kind: EntityKind) -> list[str]:
     return ["text", *values, "bigint", "text", "bigint", "bool", "bool", "timestamptz"]
 
 
-def _to_db(value: Any, ctype: ColumnType) -> Any:
-    if value is not None and ctype is ColumnType.JSON:
-        return Jsonb(value)
-    return value
+_COPY_FROM = 50
+"""Rows per statement from which COPY into the temporary table beats pipelined statements."""
+
+
+@cache
+def _params_row(kind: EntityKind) -> str:
+    """One merge row from parameters, as `rows_from` of `consumers._merge_sql`."""
+    typed = ", ".join(
+        f"%s::{pg} AS {name}" for name, pg in zip(row_layout(kind), _copy_types(kind), strict=True)
+    )
+    return f"(SELECT {typed}) x"
+
+
+def _statement(kind: EntityKind, own: tuple[str, ...] | None, rows_from: str | None) -> str:
+    """The upsert statement, or the tombstone statement of a key authority owning `own`."""
+    if own is None:
+        return upsert_sql(kind, "postgresql", rows_from)
+    return delete_sql(kind, own, "postgresql", rows_from)
 
 
 class _PostgresWriter:
@@ -100,35 +115,66 @@ class _PostgresWriter:
         )
         return {found for (found,) in self._cur.fetchall()}
 
-    def _merge(
-        self, statement: str, kind: EntityKind, rows: Sequence[MergeRow], at: datetime
-    ) -> int:
-        table = TABLES[kind]
+    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
         json_positions = [
             i + 1 for i, ctype in enumerate(columns(kind).values()) if ctype is ColumnType.JSON
         ]
+        stale = 0
+        small: list[tuple[str, list[MergeRow]]] = []
+        for batch_round in rounds:
+            work: list[tuple[tuple[str, ...] | None, list[MergeRow]]] = [
+                (None, batch_round.upserts),
+                *batch_round.deletes.items(),
+            ]
+            for own, rows in work:
+                if not rows:
+                    continue
+                for row in rows:
+                    for i in json_positions:
+                        if row[i] is not None:
+                            row[i] = Jsonb(row[i])
+                    row[-1] = at
+                if len(rows) < _COPY_FROM:  # a hot key's later rounds: no COPY, no TRUNCATE
+                    small.append((_statement(kind, own, _params_row(kind)), rows))
+                    continue
+                stale += self._pipelined(small)  # earlier rounds first
+                stale += self._copied(kind, _statement(kind, own, None), rows)
+        return stale + self._pipelined(small)
+
+    def _copied(self, kind: EntityKind, statement: str, rows: list[MergeRow]) -> int:
+        """Rows COPYed into the temporary table, merged by one statement."""
+        table = TABLES[kind]
         with self._cur.copy(
             f"COPY tmp_{table} ({', '.join(row_layout(kind))}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(_copy_types(kind))
             for row in rows:
-                for i in json_positions:
-                    if row[i] is not None:
-                        row[i] = Jsonb(row[i])
-                row[-1] = at
                 copy.write_row(row)
         self._cur.execute(statement)
         found = self._cur.fetchone()
         self._cur.execute(f"TRUNCATE tmp_{table}")
         return int(found[0]) if found else 0
 
-    def merge_upserts(self, kind: EntityKind, rows: Sequence[MergeRow], at: datetime) -> int:
-        return self._merge(upsert_sql(kind, "postgresql"), kind, rows, at)
-
-    def merge_deletes(
-        self, kind: EntityKind, own: tuple[str, ...], rows: Sequence[MergeRow], at: datetime
-    ) -> int:
-        return self._merge(delete_sql(kind, own, "postgresql"), kind, rows, at)
+    def _pipelined(self, work: list[tuple[str, list[MergeRow]]]) -> int:
+        """One statement per row, all sent in one pipeline, executed in order."""
+        if not work:
+            return 0
+        cursors = []
+        with self._conn.pipeline():
+            for statement, rows in work:
+                cursor = self._conn.cursor()
+                cursor.executemany(statement, rows, returning=True)
+                cursors.append(cursor)
+        work.clear()
+        stale = 0
+        for cursor in cursors:
+            while True:
+                found = cursor.fetchone()
+                stale += int(found[0]) if found else 0
+                if not cursor.nextset():
+                    break
+            cursor.close()
+        return stale
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         self._cur.executemany(

@@ -24,6 +24,7 @@ from consumers._migrations import (
     UNHEX_FUNCTION,
 )
 from consumers._store import (
+    MergeRound,
     MergeRow,
     QuarantineRow,
     StoredRecord,
@@ -132,13 +133,15 @@ class _SqliteWriter:
         self._conn.executemany(statement, rows)
         return self._stale.count - before
 
-    def merge_upserts(self, kind: EntityKind, rows: Sequence[MergeRow], at: datetime) -> int:
-        return self._merge(upsert_sql(kind, "sqlite"), kind, rows, at.isoformat())
-
-    def merge_deletes(
-        self, kind: EntityKind, own: tuple[str, ...], rows: Sequence[MergeRow], at: datetime
-    ) -> int:
-        return self._merge(delete_sql(kind, own, "sqlite"), kind, rows, at.isoformat())
+    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
+        updated = at.isoformat()
+        stale = 0
+        for batch_round in rounds:
+            if batch_round.upserts:
+                stale += self._merge(upsert_sql(kind, "sqlite"), kind, batch_round.upserts, updated)
+            for own, deletes in batch_round.deletes.items():
+                stale += self._merge(delete_sql(kind, own, "sqlite"), kind, deletes, updated)
+        return stale
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
         self._conn.executemany(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,6 +35,15 @@ def from_epoch_us(us: int) -> datetime:
 
 MergeRow = list[Any]
 """One event as a merge row, in the column order of `consumers._merge_sql.layout`."""
+
+
+@dataclass(slots=True)
+class MergeRound:
+    """Merge rows with distinct keys: the k-th event of each key of a batch."""
+
+    upserts: list[MergeRow] = field(default_factory=list)
+    deletes: dict[tuple[str, ...], list[MergeRow]] = field(default_factory=dict)
+    """By the key authority's fields (`_record` included), which the tombstone stamps."""
 
 
 def stamps_from_columns(
@@ -118,15 +127,8 @@ class StoreWriter(Protocol):
         """Record the (distinct) ids as processed; return those recorded before."""
         ...
 
-    def merge_upserts(self, kind: EntityKind, rows: Sequence[MergeRow], at: datetime) -> int:
-        """Merge upsert rows (distinct keys) per field by sequence; return the stale fields."""
-        ...
-
-    def merge_deletes(
-        self, kind: EntityKind, own: tuple[str, ...], rows: Sequence[MergeRow], at: datetime
-    ) -> int:
-        """Merge tombstones (distinct keys) of a key authority owning `own`; return how
-        many were stale."""
+    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
+        """Merge the rounds in order (see `consumers._merge_sql`); return the stale fields."""
         ...
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None: ...

@@ -2,9 +2,11 @@
 
     python -m bench.serde [--records N] [--rounds R]
 
-govbus side: pydantic validation of the event (the model a producer builds from input) plus
-the Confluent wire-format encoding. Raw side: `fastavro.schemaless_writer` of the same
-Avro dicts with the same parsed schema. Best of R rounds each, interleaved, in one run.
+govbus side: what a publisher runs on untyped input: pydantic validation of the event, the
+catalog checks (identity number, field authority) and the production Confluent wire-format
+encoding (`Contract.encode`). Every record has its own identity number, so no cache helps.
+Raw side: `fastavro.schemaless_writer` of the same Avro dicts with the same parsed schema.
+Best of R rounds each, interleaved, in one run.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 
 import fastavro
 
-from govbus import PersonChanged, SchemaRepository, encode_confluent
-from govbus._settings import REPO_ROOT
+from consumers.testing import citizen_id
+from govbus import Contract, PersonChanged, Settings, load_contract, validate_event
 
 
 def person_inputs(count: int) -> list[dict[str, Any]]:
@@ -28,7 +30,7 @@ def person_inputs(count: int) -> list[dict[str, Any]]:
     return [
         {
             "event_id": str(uuid.UUID(int=i + 1)),
-            "entity_key": "11010519491231002X",
+            "entity_key": citizen_id(i),
             "source_department": "PSB",
             "source_sequence": i,
             "occurred_at": (start + timedelta(seconds=i)).isoformat(),
@@ -44,11 +46,12 @@ def person_inputs(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def run_govbus(inputs: list[dict[str, Any]], parsed: Any) -> float:
+def run_govbus(inputs: list[dict[str, Any]], contract: Contract) -> float:
+    catalog = contract.catalog
     began = time.perf_counter()
     for raw in inputs:
         event = PersonChanged.model_validate(raw)
-        encode_confluent(1, parsed, event.to_avro())
+        contract.encode(validate_event(catalog, event), event)
     return time.perf_counter() - began
 
 
@@ -67,15 +70,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    parsed = SchemaRepository(REPO_ROOT / "schemas" / "avro").latest("person_changed").parsed
+    contract = load_contract(Settings())
+    parsed = contract.latest_schema(contract.catalog.resource("BR-PERSON")).parsed
     inputs = person_inputs(args.records)
     # The raw baseline writes the very records govbus produces, already typed.
     records = [PersonChanged.model_validate(raw).to_avro() for raw in inputs]
-    run_govbus(inputs[:1000], parsed)
+    run_govbus(inputs[:1000], contract)
     run_raw(records[:1000], parsed)
     govbus_best = raw_best = float("inf")
     for _ in range(args.rounds):
-        govbus_best = min(govbus_best, run_govbus(inputs, parsed))
+        govbus_best = min(govbus_best, run_govbus(inputs, contract))
         raw_best = min(raw_best, run_raw(records, parsed))
     govbus_rate = args.records / govbus_best
     raw_rate = args.records / raw_best

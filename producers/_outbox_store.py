@@ -1,8 +1,8 @@
 """Reading and marking outbox rows, for PostgreSQL and SQLite.
 
 PostgreSQL, several relays side by side: `claim` locks a batch of unsent rows with
-`FOR UPDATE SKIP LOCKED`, then (one indexed query, filtered in Python in linear time)
-keeps only the rows whose aggregate has no earlier unsent row outside the batch. A row
+`FOR UPDATE SKIP LOCKED` and, in the same statement, keeps only the rows whose aggregate
+has no earlier unsent row outside the batch (other than the relay's own in-flight rows). A row
 locked by another relay (or skipped) therefore holds back every later row of its
 aggregate until it is marked sent, so an aggregate's rows reach the broker in order
 whichever relay sends them; different aggregates proceed in parallel. Locks are held
@@ -38,8 +38,16 @@ class OutboxRow(NamedTuple):
 
 
 class OutboxStore(Protocol):
-    def claim(self, limit: int) -> list[OutboxRow]:
-        """Start a transaction and return the next unsent rows this relay may publish."""
+    def claim(self, limit: int, in_flight: Sequence[int] = ()) -> list[OutboxRow]:
+        """Start a transaction and return the next unsent rows this relay may publish.
+
+        `in_flight`: positions this relay claimed on its other session and is publishing
+        first; they do not hold back later rows of their aggregates.
+        """
+        ...
+
+    def second_session(self) -> OutboxStore | None:
+        """Another session on the same database for pipelined claims, or None."""
         ...
 
     def mark_sent(self, positions: Sequence[int]) -> None: ...
@@ -57,53 +65,57 @@ class OutboxStore(Protocol):
     def close(self) -> None: ...
 
 
+# One statement: lock the next unsent rows (skipping rows other relays hold), then keep
+# those whose aggregate has no earlier unsent row outside the claim. Such a row is locked
+# by another relay, or by this relay's in-flight batch but not part of it; the relay's own
+# in-flight rows (`in_flight`, produced before this claim's rows) do not hold anything back.
+# Every row that can hold a claimed row back lies at or below the last claimed position,
+# so one range scan of the unsent index finds them all.
 _PG_CLAIM = """
-SELECT position, id::text, aggregatetype, aggregateid, payload::text
-FROM govbus_outbox
-WHERE sent_at IS NULL
-ORDER BY position
-LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED
+WITH claimed AS MATERIALIZED (
+    SELECT position, id, aggregatetype, aggregateid, payload
+    FROM govbus_outbox
+    WHERE sent_at IS NULL
+    ORDER BY position
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+blocked AS (
+    SELECT aggregateid, min(position) AS from_position
+    FROM govbus_outbox
+    WHERE sent_at IS NULL
+      AND position <= (SELECT max(position) FROM claimed)
+      AND position NOT IN (SELECT position FROM claimed)
+      AND position NOT IN (SELECT unnest(%(in_flight)s::bigint[]))
+    GROUP BY aggregateid
+)
+SELECT c.position, c.id::text, c.aggregatetype, c.aggregateid, c.payload::text
+FROM claimed c LEFT JOIN blocked b USING (aggregateid)
+WHERE b.from_position IS NULL OR c.position < b.from_position
+ORDER BY c.position
 """
-# Unsent rows of the claimed aggregates up to the last claimed position: the claimed rows
-# plus any row that must go first (locked by another relay, or skipped).
-_PG_EARLIER_UNSENT = """
-SELECT aggregateid, position FROM govbus_outbox
-WHERE sent_at IS NULL AND aggregateid = ANY(%(aggregates)s) AND position <= %(last)s
-ORDER BY aggregateid, position
-"""
-
-
-def publishable(claimed: list[OutboxRow], unsent: list[tuple[str, int]]) -> list[OutboxRow]:
-    """The claimed rows with no unclaimed unsent row of their aggregate before them."""
-    claimed_positions = {row.position for row in claimed}
-    blocked_from: dict[str, int] = {}
-    for aggregate, position in unsent:  # ordered by aggregate, position
-        if position not in claimed_positions and aggregate not in blocked_from:
-            blocked_from[aggregate] = position
-    return [
-        row for row in claimed if row.position < blocked_from.get(row.aggregateid, row.position + 1)
-    ]
 
 
 class PostgresOutbox:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, listen: bool = True) -> None:
+        self._dsn = dsn
         self._conn = psycopg.connect(dsn)
-        self._listener = psycopg.connect(dsn, autocommit=True)
-        self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._listener = psycopg.connect(dsn, autocommit=True) if listen else None
+        if self._listener is not None:
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._second: PostgresOutbox | None = None
 
-    def claim(self, limit: int) -> list[OutboxRow]:
-        claimed = list(map(OutboxRow._make, self._conn.execute(_PG_CLAIM, {"limit": limit})))
-        if not claimed:
-            return []
-        unsent = self._conn.execute(
-            _PG_EARLIER_UNSENT,
-            {
-                "aggregates": list({row.aggregateid for row in claimed}),
-                "last": claimed[-1].position,
-            },
-        ).fetchall()
-        return publishable(claimed, unsent)
+    def claim(self, limit: int, in_flight: Sequence[int] = ()) -> list[OutboxRow]:
+        cursor = self._conn.execute(
+            _PG_CLAIM, {"limit": limit, "in_flight": list(in_flight)}, prepare=True
+        )
+        return list(map(OutboxRow._make, cursor))
+
+    def second_session(self) -> PostgresOutbox:
+        """A second connection, so the next batch is claimed while this one is in flight."""
+        if self._second is None:
+            self._second = PostgresOutbox(self._dsn, listen=False)
+        return self._second
 
     def mark_sent(self, positions: Sequence[int]) -> None:
         if positions:
@@ -126,12 +138,17 @@ class PostgresOutbox:
         self._conn.rollback()
 
     def wait(self, timeout: float) -> None:
+        if self._listener is None:
+            raise RuntimeError("this session does not listen")
         for _ in self._listener.notifies(timeout=timeout, stop_after=1):
             pass
 
     def close(self) -> None:
         self._conn.close()
-        self._listener.close()
+        if self._listener is not None:
+            self._listener.close()
+        if self._second is not None:
+            self._second.close()
 
 
 class SqliteOutbox:
@@ -139,13 +156,18 @@ class SqliteOutbox:
         self._conn = sqlite3.connect(path, timeout=30)
         self._poll_interval = poll_interval
 
-    def claim(self, limit: int) -> list[OutboxRow]:
+    def claim(self, limit: int, in_flight: Sequence[int] = ()) -> list[OutboxRow]:
+        if in_flight:
+            raise ValueError("SQLite relays one batch at a time")
         rows = self._conn.execute(
             "SELECT position, id, aggregatetype, aggregateid, payload FROM govbus_outbox "
             "WHERE sent_at IS NULL ORDER BY position LIMIT ?",
             (limit,),
         ).fetchall()
         return [OutboxRow(*row) for row in rows]
+
+    def second_session(self) -> None:
+        return None
 
     def mark_sent(self, positions: Sequence[int]) -> None:
         self._conn.executemany(

@@ -11,15 +11,16 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from pydantic import ValidationError
 
 from govbus import EVENT_TYPES, ErrorCode, GovbusError, schema_mismatch
-from producers._delivery import DeliveryResult
+from producers._delivery import DeliveryFailure, DeliveryResult
 from producers._outbox_store import OutboxRow, OutboxStore
 from producers._publisher import Publisher, refused
 
@@ -73,19 +74,14 @@ def acknowledged_in_order(
     return positions
 
 
-def relay_batch(
-    store: OutboxStore,
-    publisher: Publisher,
-    stats: RelayStats,
-    *,
-    batch_size: int = 2000,
-    ack_timeout: float = 30.0,
-) -> int:
-    """Publish one batch; returns how many rows it settled (sent or refused)."""
-    rows = store.claim(batch_size)
-    if not rows:
-        store.commit()
-        return 0
+class _Produced(NamedTuple):
+    results: dict[int, DeliveryResult]
+    refusals: list[tuple[int, str]]
+    failures: list[DeliveryFailure]
+
+
+def _produce(rows: Sequence[OutboxRow], publisher: Publisher, ack_timeout: float) -> _Produced:
+    """Parse, check and produce `rows`, then wait for the broker's acks."""
     results: dict[int, DeliveryResult] = {}
     refusals: list[tuple[int, str]] = []
     for row in rows:
@@ -99,9 +95,11 @@ def relay_batch(
             results[row.position] = publisher.send(publisher.prepare(event))
         except GovbusError as exc:  # counted and logged by the publisher
             refusals.append((row.position, str(exc.code)))
-    failures = publisher.flush(ack_timeout)
-    _pause_if_asked(stats)
-    positions = acknowledged_in_order(rows, results)
+    return _Produced(results, refusals, publisher.flush(ack_timeout))
+
+
+def _settle(store: OutboxStore, positions: list[int], refusals: list[tuple[int, str]]) -> None:
+    """Mark the acknowledged and the refused rows, and commit (rolling back on error)."""
     try:
         store.mark_sent(positions)
         store.mark_refused(refusals)
@@ -109,21 +107,112 @@ def relay_batch(
     except Exception:
         store.rollback()
         raise
+
+
+def _count(
+    stats: RelayStats,
+    publisher: Publisher,
+    produced: _Produced,
+    positions: list[int],
+) -> int:
     stats.cycles += 1
     stats.sent += len(positions)
-    stats.refused += len(refusals)
-    for _, code in refusals:
+    stats.refused += len(produced.refusals)
+    for _, code in produced.refusals:
         stats.refusals_by_code[code] = stats.refusals_by_code.get(code, 0) + 1
-    unsettled = len(results) - len(positions)
+    unsettled = len(produced.results) - len(positions)
     stats.failed += unsettled
     if unsettled:
         log.warning(
             "relay_batch_incomplete",
             department=publisher.department,
             unsettled=unsettled,
-            failures=len(failures),
+            failures=len(produced.failures),
         )
-    return len(positions) + len(refusals)
+    return len(positions) + len(produced.refusals)
+
+
+def relay_batch(
+    store: OutboxStore,
+    publisher: Publisher,
+    stats: RelayStats,
+    *,
+    batch_size: int = 2000,
+    ack_timeout: float = 30.0,
+) -> int:
+    """Publish one batch; returns how many rows it settled (sent or refused)."""
+    rows = store.claim(batch_size)
+    if not rows:
+        store.commit()
+        return 0
+    produced = _produce(rows, publisher, ack_timeout)
+    _pause_if_asked(stats)
+    positions = acknowledged_in_order(rows, produced.results)
+    _settle(store, positions, produced.refusals)
+    return _count(stats, publisher, produced, positions)
+
+
+def _relay_pipelined(
+    sessions: tuple[OutboxStore, OutboxStore],
+    publisher: Publisher,
+    stats: RelayStats,
+    stop: threading.Event,
+    *,
+    until_empty: bool,
+    batch_size: int,
+    idle_wait: float,
+    retry_wait: float,
+    ack_timeout: float = 30.0,
+) -> None:
+    """Two sessions in turn: while one batch is produced and acknowledged, a database
+    thread marks the previous batch sent and claims the next one on the other session,
+    with this batch's rows counted as in flight (they are produced first, so they hold
+    nothing back). A batch with a failed row discards the next claim and backs off, so
+    no later row of that aggregate is produced before it is sent again.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="govbus-relay-db") as database:
+        current = 0
+        rows = sessions[current].claim(batch_size)
+        pending: Future[None] | None = None  # the previous batch's marks, then its count
+        counting: tuple[_Produced, list[int]] | None = None
+
+        def collect() -> None:
+            nonlocal pending, counting
+            if pending is not None:
+                pending.result()
+                pending = None
+            if counting is not None:
+                _count(stats, publisher, *counting)
+                counting = None
+
+        while True:
+            if not rows or stop.is_set():
+                collect()
+                sessions[current].rollback()  # nothing claimed, or stopping: release it
+                if stop.is_set() or until_empty:
+                    return
+                sessions[0].wait(idle_wait)
+                rows = sessions[current].claim(batch_size)
+                continue
+            other = 1 - current
+            in_flight = [row.position for row in rows]
+            claim_next = database.submit(sessions[other].claim, batch_size, in_flight)
+            produced = _produce(rows, publisher, ack_timeout)
+            collect()
+            _pause_if_asked(stats)
+            positions = acknowledged_in_order(rows, produced.results)
+            if len(positions) < len(produced.results):
+                claim_next.result()
+                sessions[other].rollback()
+                _settle(sessions[current], positions, produced.refusals)
+                _count(stats, publisher, produced, positions)
+                stop.wait(retry_wait)  # the broker is unwell: back off, rows stay unsent
+                rows = sessions[current].claim(batch_size)
+                continue
+            pending = database.submit(_settle, sessions[current], positions, produced.refusals)
+            counting = (produced, positions)
+            rows = claim_next.result()
+            current = other
 
 
 def _pause_if_asked(stats: RelayStats) -> None:
@@ -148,7 +237,19 @@ def run_relay(
     stop = stop or threading.Event()
     stats = RelayStats()
     log.info("relay_started", department=publisher.department, batch_size=batch_size)
-    while not stop.is_set():
+    second = store.second_session()
+    if second is not None:
+        _relay_pipelined(
+            (store, second),
+            publisher,
+            stats,
+            stop,
+            until_empty=until_empty,
+            batch_size=batch_size,
+            idle_wait=idle_wait,
+            retry_wait=retry_wait,
+        )
+    while second is None and not stop.is_set():
         failed_before = stats.failed
         settled = relay_batch(store, publisher, stats, batch_size=batch_size)
         if stats.failed > failed_before:

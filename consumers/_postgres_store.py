@@ -70,6 +70,12 @@ def _statement(kind: EntityKind, own: tuple[str, ...] | None, rows_from: str | N
     return delete_sql(kind, own, "postgresql", rows_from)
 
 
+_INSERT_IDS = (
+    "INSERT INTO processed_events (event_id) SELECT unnest(string_to_array(%s, ','))::uuid"
+)
+"""No `ON CONFLICT`: its speculative insertion costs ≈ 1.4 µs per id more than a plain insert."""
+
+
 class _PostgresWriter:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
@@ -93,9 +99,18 @@ class _PostgresWriter:
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
     def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        # Ids travel as one comma-joined text (far cheaper to adapt than a uuid list) and
-        # the insert returns only a count: in the usual batch nothing was known before.
+        # Ids travel as one comma-joined text (far cheaper to adapt than a uuid list). In
+        # the usual batch no id is known: a plain insert, in a savepoint. A known id (or one
+        # a concurrent transaction committed meanwhile) fails it as a whole; then the ids
+        # are inserted with ON CONFLICT and the known ones named.
         ids = ",".join(e.hex for e in event_ids)
+        try:
+            with self._conn.transaction():
+                self._cur.execute(_INSERT_IDS, (ids,))
+        except psycopg.errors.UniqueViolation:
+            pass
+        else:
+            return set()
         self._cur.execute(
             "WITH new AS (INSERT INTO processed_events (event_id) "
             "SELECT unnest(string_to_array(%s, ','))::uuid ON CONFLICT DO NOTHING "

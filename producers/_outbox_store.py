@@ -100,6 +100,12 @@ class PostgresOutbox:
     def __init__(self, dsn: str, *, listen: bool = True) -> None:
         self._dsn = dsn
         self._conn = psycopg.connect(dsn)
+        # The claim must walk the unsent index in position order. Without fresh statistics
+        # (a new table, or a backlog after mostly-sent history) the planner takes a bitmap
+        # scan and sorts every unsent row per claim instead. This connection runs only the
+        # relay's statements, all of them lookups by position.
+        self._conn.execute("SET enable_bitmapscan = off")
+        self._conn.commit()
         self._listener = psycopg.connect(dsn, autocommit=True) if listen else None
         if self._listener is not None:
             self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from stdnum.cn import ric
 
 from govbus import (
@@ -69,14 +69,33 @@ def write_events(
 
 
 def end_offsets(kafka: KafkaEndpoint) -> list[TopicPartition]:
+    """The topic's end offsets; retried while a just-created topic has no leader yet."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return _end_offsets(kafka)
+        except KafkaException as exc:
+            retriable = exc.args[0].code() in (
+                KafkaError.NOT_LEADER_FOR_PARTITION,
+                KafkaError.LEADER_NOT_AVAILABLE,
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+            )
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _end_offsets(kafka: KafkaEndpoint) -> list[TopicPartition]:
     consumer = Consumer(kafka.client_config() | {"group.id": "offsets"})
-    partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
-    offsets = []
-    for p in partitions:
-        _, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
-        offsets.append(TopicPartition(TOPIC, p, high))
-    consumer.close()
-    return offsets
+    try:
+        partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+        offsets = []
+        for p in partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+            offsets.append(TopicPartition(TOPIC, p, high))
+        return offsets
+    finally:
+        consumer.close()
 
 
 def read_from(kafka: KafkaEndpoint, start: list[TopicPartition], contract: Contract) -> list:

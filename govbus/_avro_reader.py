@@ -25,6 +25,8 @@ from typing import Any
 
 from fastavro.read import LOGICAL_READERS
 
+from govbus._codegen import SourceBuilder
+
 Read = Callable[[bytes, int], tuple[Any, int]]
 """`read(payload, offset)` → (value, offset after it)."""
 
@@ -97,25 +99,8 @@ def compile_reader(writer: Any, reader: Any | None = None) -> Read | None:
 _LONG_KINDS = ("int", "long")
 
 
-class _Source:
-    """Emits the body of one reader function; schema values become named constants."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self._names = 0
-
-    def constant(self, value: Any) -> str:
-        name = f"_k{len(self.constants)}"
-        self.constants[name] = value
-        return name
-
-    def local(self) -> str:
-        self._names += 1
-        return f"v{self._names}"
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
+class _Source(SourceBuilder):
+    """Emits the body of one reader function."""
 
     def read(self, writer: Any, reader: Any, var: str, depth: int) -> None:
         """Emit code reading a `writer` value into `var`, as `reader` wants it."""

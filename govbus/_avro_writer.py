@@ -18,6 +18,8 @@ from typing import Any
 
 from fastavro.write import LOGICAL_WRITERS
 
+from govbus._codegen import SourceBuilder
+
 Write = Callable[[bytearray, Any], None]
 
 _LONG_MIN = -(1 << 63)
@@ -113,25 +115,8 @@ def schema_label(schema: Any) -> str:
     return str(schema.get("name", "schema")) if isinstance(schema, dict) else "schema"
 
 
-class _Source:
-    """Emits the body of one writer function; schema values become named constants."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self._names = 0
-
-    def constant(self, value: Any) -> str:
-        name = f"_k{len(self.constants)}"
-        self.constants[name] = value
-        return name
-
-    def local(self) -> str:
-        self._names += 1
-        return f"v{self._names}"
-
-    def emit(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
+class _Source(SourceBuilder):
+    """Emits the body of one writer function."""
 
     def write(self, schema: Any, var: str, depth: int, namespace: str) -> None:
         """Emit code writing the value held in `var` as `schema`."""

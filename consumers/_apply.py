@@ -30,12 +30,16 @@ The new next offset of each partition is written in the same transaction.
 from __future__ import annotations
 
 import gc
+import random
+import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import structlog
 
 from consumers._merge_sql import row_layout
 from consumers._store import (
@@ -45,6 +49,7 @@ from consumers._store import (
     MergeRow,
     QuarantineRow,
     Store,
+    StoreConflict,
     StoreWriter,
     TopicPartition,
     epoch_us,
@@ -59,6 +64,7 @@ from govbus import (
     Resource,
 )
 
+log = structlog.get_logger("govbus.sync")
 Headers = list[tuple[str, str | None]]
 
 
@@ -339,8 +345,32 @@ def apply_batch(
     catalog: Catalog,
     group: str,
     now: datetime | None = None,
+    attempts: int = 5,
 ) -> BatchResult:
-    """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets."""
+    """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets.
+
+    A transaction that loses to a concurrent one (StoreConflict) committed nothing, so the
+    batch runs again from the start, up to `attempts` times.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _apply_once(store, items, catalog=catalog, group=group, now=now)
+        except StoreConflict:
+            if attempt == attempts:
+                raise
+            log.warning("batch lost to a concurrent transaction; retrying", attempt=attempt)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # de-synchronise the rivals
+    raise AssertionError("unreachable")
+
+
+def _apply_once(
+    store: Store,
+    items: Sequence[BatchItem],
+    *,
+    catalog: Catalog,
+    group: str,
+    now: datetime | None,
+) -> BatchResult:
     now = now or datetime.now(UTC)
     result = BatchResult()
     with _cyclic_gc_paused(), store.transaction() as tx:

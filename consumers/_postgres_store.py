@@ -18,6 +18,7 @@ from consumers._store import (
     MergeRound,
     MergeRow,
     QuarantineRow,
+    StoreConflict,
     StoredRecord,
     TopicPartition,
     field_provenance,
@@ -292,8 +293,11 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresWriter]:
-        with self._conn.transaction():
-            yield _PostgresWriter(self._conn)
+        try:
+            with self._conn.transaction():
+                yield _PostgresWriter(self._conn)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+            raise StoreConflict(type(exc).__name__) from exc
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
         rows = self._conn.execute(

@@ -114,6 +114,15 @@ class StoredRecord:
     provenance: list[FieldProvenance]
 
 
+class StoreConflict(Exception):
+    """A transaction lost to a concurrent one (a deadlock or serialization failure).
+
+    Nothing of it was committed, so the whole batch can simply run again. Two sync
+    instances deadlock when their batches refresh the holder links of the same
+    certificates in different orders.
+    """
+
+
 class StoreWriter(Protocol):
     """Bulk operations inside one open transaction; see `apply_batch`."""
 

@@ -169,15 +169,19 @@ def publish_events(
 ) -> None:
     """Publish events as a department would (wire format + CloudEvents headers).
 
-    With `wait` (the default) return once every event is acknowledged.
+    With `wait` (the default) return once every event is acknowledged, from a producer used
+    for this call only: a producer that outlives the test's broker keeps logging failed
+    reconnects. Without `wait` (a rate-paced stream) one producer per cluster is reused.
     """
     from confluent_kafka import Producer
 
     from govbus import cloudevent_headers, producer_config
 
-    producer = _producers.get(settings.bootstrap_servers)
+    producer: Any = None if wait else _producers.get(settings.bootstrap_servers)
     if producer is None:
-        producer = _producers[settings.bootstrap_servers] = Producer(producer_config(settings))
+        producer = Producer(producer_config(settings))
+        if not wait:
+            _producers[settings.bootstrap_servers] = producer
     for event in events:
         licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
         resource = contract.catalog.resource_for_entity(event.entity, licence)

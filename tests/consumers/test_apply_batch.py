@@ -4,7 +4,8 @@ certificates and their holder links, offsets and quarantine."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from consumers import (
     open_store,
 )
 from consumers._certificates import Validity, certificate_validity
+from consumers._store import StoreConflict
 from consumers.testing import (
     BUSINESS_LICENCE,
     MARRIAGE,
@@ -326,3 +328,54 @@ def test_postgres_key_list_is_one_text_unless_a_key_holds_the_separator() -> Non
 
     assert _any_key(["a", "b"]) == ("ANY(string_to_array(%s, chr(31)))", "a\x1fb")
     assert _any_key(["a\x1fb", "c"]) == ("ANY(%s)", ["a\x1fb", "c"])
+
+
+class ConflictingStore:
+    """The real store, but its first `conflicts` transactions lose to a rival at commit."""
+
+    def __init__(self, store: Store, conflicts: int) -> None:
+        self.store = store
+        self.conflicts = conflicts
+        self.transactions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        self.transactions += 1
+        with self.store.transaction() as tx:
+            yield tx
+            if self.conflicts:
+                self.conflicts -= 1
+                raise StoreConflict("DeadlockDetected")  # rolls the real transaction back
+
+
+def test_a_batch_that_loses_to_a_concurrent_transaction_is_applied_once_on_retry(
+    store: Store, catalog: Catalog
+) -> None:
+    feed = Feed()
+    events = [person(citizen_id(n), 1, name=f"n{n}") for n in range(20)]
+    flaky = ConflictingStore(store, conflicts=2)
+    result = apply_batch(flaky, feed.items(*events), catalog=catalog, group="test")  # type: ignore[arg-type]
+    assert flaky.transactions == 3
+    assert result.applied_events == 20
+    assert store.processed_count() == 20
+    assert store.stored_offsets("test") == {(TOPIC, 0): 20}
+    assert values(store, EntityKind.PERSON, citizen_id(7))["name"] == "n7"
+
+
+def test_a_batch_that_keeps_losing_raises_and_commits_nothing(
+    store: Store, catalog: Catalog
+) -> None:
+    flaky = ConflictingStore(store, conflicts=99)
+    with pytest.raises(StoreConflict):
+        apply_batch(  # type: ignore[arg-type]
+            flaky,
+            Feed().items(person(citizen_id(1), 1, name="x")),
+            catalog=catalog,
+            group="test",
+            attempts=2,
+        )
+    assert store.processed_count() == 0
+    assert store.record(EntityKind.PERSON, citizen_id(1)) is None

@@ -370,9 +370,9 @@ def test_two_instances_and_a_third_joining_and_leaving(
         third.send_signal(signal.SIGTERM)  # leaves mid-stream: revoke applies its batch
         assert third.wait(60) == 0, logs[2].read_text()[-3000:]
     time.sleep(2)
-    for process in (first, second):
+    for process, log in ((first, logs[0]), (second, logs[1])):
         process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 0
+        assert process.wait(60) == 0, log.read_text()[-3000:]
     finish(settings, pg_database, prefix, logs[0])
 
     model = ReferenceModel(contract.catalog)

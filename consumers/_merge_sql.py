@@ -197,3 +197,21 @@ def delete_sql(
     if sqlite:
         return statement
     return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"
+
+
+@cache
+def record_sql(kind: EntityKind, placeholder: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """One record with its values, per-field sequences and sources, for queries.
+
+    Returns the SELECT and the value and stamped field names; the row is `deleted,
+    updated_at, holder_known (NULL unless a certificate), values..., seqs..., srcs...`.
+    """
+    names = tuple(columns(kind))
+    stamped = (*names, RECORD_FIELD)
+    holder = "holder_known" if kind is EntityKind.CERTIFICATE else "NULL"
+    sql = (
+        f"SELECT deleted, updated_at, {holder}, {', '.join(names)}, "
+        f"{', '.join(seq(n) for n in stamped)}, {', '.join(src(n) for n in stamped)} "
+        f"FROM {TABLES[kind]} WHERE entity_key = {placeholder}"
+    )
+    return sql, names, stamped

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from consumers._merge_sql import delete_sql, row_layout, seq, src, upsert_sql
+from consumers._merge_sql import delete_sql, record_sql, row_layout, upsert_sql
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
     MergeRound,
@@ -24,7 +24,7 @@ from consumers._store import (
     field_provenance,
     stamps_from_columns,
 )
-from consumers._tables import RECORD_FIELD, TABLES, ColumnType, columns
+from consumers._tables import TABLES, ColumnType, columns
 from govbus import EntityKind
 
 _HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
@@ -308,15 +308,8 @@ class PostgresStore:
         return {(t, p): o for t, p, o in rows}
 
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
-        names = list(columns(kind))
-        stamped = [*names, RECORD_FIELD]
-        extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
-        row = self._conn.execute(
-            f"SELECT deleted, updated_at{extra}, {', '.join(names)}, "
-            f"{', '.join(seq(n) for n in stamped)}, {', '.join(src(n) for n in stamped)} "
-            f"FROM {TABLES[kind]} WHERE entity_key = %s",
-            (key,),
-        ).fetchone()
+        sql, names, stamped = record_sql(kind, "%s")
+        row = self._conn.execute(sql, (key,)).fetchone()
         if row is None:
             return None
         seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)

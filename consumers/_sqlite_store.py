@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from consumers._merge_sql import STALE_FUNCTION, delete_sql, seq, src, upsert_sql
+from consumers._merge_sql import STALE_FUNCTION, delete_sql, record_sql, upsert_sql
 from consumers._migrations import (
     MIGRATIONS,
     SCHEMA_MIGRATIONS_DDL,
@@ -32,7 +32,7 @@ from consumers._store import (
     field_provenance,
     stamps_from_columns,
 )
-from consumers._tables import RECORD_FIELD, TABLES, ColumnType, columns
+from consumers._tables import TABLES, ColumnType, columns
 from govbus import EntityKind
 
 _HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
@@ -254,18 +254,11 @@ class SqliteStore:
         return {(t, p): o for t, p, o in rows}
 
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
-        cols = columns(kind)
-        names = list(cols)
-        stamped = [*names, RECORD_FIELD]
-        extra = ", holder_known" if kind is EntityKind.CERTIFICATE else ", NULL"
-        row = self._conn.execute(
-            f"SELECT deleted, updated_at{extra}, {', '.join(names)}, "
-            f"{', '.join(seq(n) for n in stamped)}, {', '.join(src(n) for n in stamped)} "
-            f"FROM {TABLES[kind]} WHERE entity_key = ?",
-            (key,),
-        ).fetchone()
+        sql, names, stamped = record_sql(kind, "?")
+        row = self._conn.execute(sql, (key,)).fetchone()
         if row is None:
             return None
+        cols = columns(kind)
         seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
         stamps = stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
         return StoredRecord(

@@ -215,3 +215,20 @@ def record_sql(kind: EntityKind, placeholder: str) -> tuple[str, tuple[str, ...]
         f"FROM {TABLES[kind]} WHERE entity_key = {placeholder}"
     )
     return sql, names, stamped
+
+
+_HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
+
+
+@cache
+def holder_known_update(false: str) -> str:
+    """`UPDATE certificates SET holder_known = …` for a WHERE clause to follow.
+
+    `false` is the dialect's false literal (`false` on PostgreSQL, `0` on SQLite).
+    """
+    known = " ".join(
+        f"WHEN '{kind}' THEN EXISTS (SELECT 1 FROM {table} h "
+        "WHERE h.entity_key = certificates.holder_id AND NOT h.deleted)"
+        for kind, table in _HOLDER_TABLES.items()
+    )
+    return f"UPDATE certificates SET holder_known = CASE holder_type {known} ELSE {false} END "

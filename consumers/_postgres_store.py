@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from consumers._merge_sql import delete_sql, record_sql, row_layout, upsert_sql
+from consumers._merge_sql import delete_sql, holder_known_update, record_sql, row_layout, upsert_sql
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
     MergeRound,
@@ -27,7 +27,6 @@ from consumers._store import (
 from consumers._tables import TABLES, ColumnType, columns
 from govbus import EntityKind
 
-_HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
 _MIGRATION_LOCK = 0x60B05_0001
 _CUSTOM_PLAN = False
 """For `= ANY(keys)` lookups: psycopg prepares a statement after 5 runs, and PostgreSQL then
@@ -225,12 +224,7 @@ class _PostgresWriter:
     def refresh_holder_links(
         self, certificate_keys: Collection[str], holders: dict[EntityKind, Collection[str]]
     ) -> None:
-        known = " ".join(
-            f"WHEN '{kind}' THEN EXISTS (SELECT 1 FROM {table} h "
-            "WHERE h.entity_key = certificates.holder_id AND NOT h.deleted)"
-            for kind, table in _HOLDER_TABLES.items()
-        )
-        update = f"UPDATE certificates SET holder_known = CASE holder_type {known} ELSE false END "
+        update = holder_known_update("false")
         if certificate_keys:
             match, param = _any_key(certificate_keys)
             self._cur.execute(

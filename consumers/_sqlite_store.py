@@ -16,7 +16,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from consumers._merge_sql import STALE_FUNCTION, delete_sql, record_sql, upsert_sql
+from consumers._merge_sql import (
+    STALE_FUNCTION,
+    delete_sql,
+    holder_known_update,
+    record_sql,
+    upsert_sql,
+)
 from consumers._migrations import (
     MIGRATIONS,
     SCHEMA_MIGRATIONS_DDL,
@@ -34,8 +40,6 @@ from consumers._store import (
 )
 from consumers._tables import TABLES, ColumnType, columns
 from govbus import EntityKind
-
-_HOLDER_TABLES = {EntityKind.PERSON: "persons", EntityKind.LEGAL_ENTITY: "legal_entities"}
 
 
 def _to_db(value: Any, ctype: ColumnType) -> Any:
@@ -176,12 +180,7 @@ class _SqliteWriter:
     def refresh_holder_links(
         self, certificate_keys: Collection[str], holders: dict[EntityKind, Collection[str]]
     ) -> None:
-        known = " ".join(
-            f"WHEN '{kind}' THEN EXISTS (SELECT 1 FROM {table} h "
-            "WHERE h.entity_key = certificates.holder_id AND NOT h.deleted)"
-            for kind, table in _HOLDER_TABLES.items()
-        )
-        update = f"UPDATE certificates SET holder_known = CASE holder_type {known} ELSE 0 END "
+        update = holder_known_update("0")
         if certificate_keys:
             self._conn.execute(
                 update + "WHERE entity_key IN (SELECT value FROM json_each(?))",

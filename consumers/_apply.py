@@ -32,21 +32,20 @@ from __future__ import annotations
 import gc
 import random
 import time
-import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import structlog
 
-from consumers._merge_sql import row_layout
+from consumers._merge_sql import MergeRow, UpsertShape
 from consumers._store import (
     EPOCH,
     MICROSECOND,
     MergeRound,
-    MergeRow,
     QuarantineRow,
     Store,
     StoreConflict,
@@ -114,16 +113,51 @@ class BatchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _UpsertPlan:
+    """How the upserts of one department with the same changed fields become merge rows."""
+
+    shape: UpsertShape
+    values: Callable[[Any], tuple[Any, ...]]
+    """The shape's values, from the event's data."""
+    refused: int
+    """Changed fields the department is not the authority for."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Rules:
     """What the merge needs of a catalog resource: who may set which column."""
 
+    kind: EntityKind
     settable: dict[str, dict[str, int]]
     """Department → the fields it is authoritative for → their index in `columns(kind)`."""
     key_authority: str
     key_authority_fields: tuple[str, ...]
     """The key authority's fields and `_record`: what a DELETE stamps."""
-    key_authority_mask: int
-    """The key authority's fields as a bit mask of column indexes."""
+    plans: dict[tuple[str, tuple[str, ...]], _UpsertPlan] = field(default_factory=dict)
+    """By (department, changed fields), filled as events come."""
+
+    def plan(self, department: str, changed: tuple[str, ...]) -> _UpsertPlan:
+        found = self.plans.get((department, changed))
+        if found is not None:
+            return found
+        allowed = self.settable.get(department, {})
+        fields = tuple(sorted({n for n in changed if n in allowed}, key=allowed.__getitem__))
+        plan = _UpsertPlan(
+            UpsertShape(fields, department == self.key_authority),
+            _getter(fields),
+            sum(1 for n in changed if n not in allowed),
+        )
+        self.plans[(department, changed)] = plan
+        return plan
+
+
+def _getter(fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    if fields:
+        name = fields[0]
+        return lambda data: (getattr(data, name),)
+    return lambda data: ()
 
 
 def _rules(resource: Resource, kind: EntityKind) -> _Rules:
@@ -134,30 +168,25 @@ def _rules(resource: Resource, kind: EntityKind) -> _Rules:
     key_authority = resource.key.authority
     own = tuple(f.name for f in resource.fields if f.authority == key_authority)
     return _Rules(
+        kind=kind,
         settable=settable,
         key_authority=key_authority,
         key_authority_fields=(*own, RECORD_FIELD),
-        key_authority_mask=sum(1 << index[name] for name in own),
     )
 
 
 @dataclass(slots=True)
 class _KindRows:
-    width: int
-    fields: int
     rounds: list[MergeRound] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
     """Key → how many of its events are in the rounds: its next event goes one round later."""
 
-    def round_at(self, n: int) -> MergeRound:
-        if n == len(self.rounds):
-            self.rounds.append(MergeRound())
-        return self.rounds[n]
-
     def round_for(self, key: str) -> MergeRound:
         n = self.seen.get(key, 0)
         self.seen[key] = n + 1
-        return self.round_at(n)
+        if n == len(self.rounds):
+            self.rounds.append(MergeRound())
+        return self.rounds[n]
 
 
 @dataclass(slots=True)
@@ -185,65 +214,55 @@ class _Rows:
     def kind_rows(self, kind: EntityKind) -> _KindRows:
         rows = self.by_kind.get(kind)
         if rows is None:
-            rows = self.by_kind[kind] = _KindRows(len(row_layout(kind)), len(columns(kind)))
+            rows = self.by_kind[kind] = _KindRows()
         return rows
 
     def stamp(self, event: ChangeEvent[Any]) -> str:
         # One text per event, shared by every field it sets.
         occurred = (event.occurred_at - EPOCH) // MICROSECOND
-        return f"{event.source_department} {event.event_id.hex} {occurred} {self.applied_us}"
+        return f"{event.source_department} {event.event_id.int:032x} {occurred} {self.applied_us}"
 
     def add_upsert(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
-        rows = self.by_kind.get(event.entity) or self.kind_rows(event.entity)
-        row: MergeRow = [None] * rows.width
-        key = row[0] = event.entity_key
-        allowed = rules.settable.get(event.source_department, {})
-        mask = 0
         data = event.data
-        for name in event.changed_fields if data is not None else ():
-            i = allowed.get(name)
-            if i is None:
-                self.result.refused_fields += 1
-                continue
-            row[1 + i] = getattr(data, name)
-            mask |= 1 << i
-        n = rows.fields
-        row[1 + n] = event.source_sequence
-        row[2 + n] = self.stamp(event)
-        row[3 + n] = mask
-        # The candidate for restoring a deleted record.
-        row[4 + n] = event.source_department == rules.key_authority
-        row[5 + n] = False
+        plan = rules.plan(event.source_department, event.changed_fields if data is not None else ())
+        if plan.refused:
+            self.result.refused_fields += plan.refused
+        key = event.entity_key
         # Sent even if every field was refused: the record exists from its first event on.
+        row: MergeRow = [
+            key,
+            *plan.values(data),
+            event.source_sequence,
+            self.stamp(event),
+            None,
+        ]
+        rows = self.by_kind.get(rules.kind) or self.kind_rows(rules.kind)
         seen = rows.seen
-        k = seen.get(key, 0)
-        seen[key] = k + 1
-        if k == 0 and rows.rounds:  # the usual case: a key's first event of the batch
-            rows.rounds[0].upserts.append(row)
+        if key not in seen and rows.rounds:  # the usual case: a key's first event of the batch
+            seen[key] = 1
+            batch_round = rows.rounds[0]
         else:
-            rows.round_at(k).upserts.append(row)
+            batch_round = rows.round_for(key)
+        group = batch_round.upserts.get(plan.shape)
+        if group is None:
+            group = batch_round.upserts[plan.shape] = []
+        group.append(row)
 
     def add_delete(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
         if event.source_department != rules.key_authority:
             self.result.refused_fields += 1
             return
-        rows = self.kind_rows(event.entity)
-        row: MergeRow = [None] * rows.width
-        row[0] = event.entity_key
-        n = rows.fields
-        row[1 + n] = event.source_sequence
-        row[2 + n] = self.stamp(event)
-        row[3 + n] = rules.key_authority_mask
-        row[4 + n] = False
-        row[5 + n] = True
-        deletes = rows.round_for(event.entity_key).deletes
+        row: MergeRow = [event.entity_key, event.source_sequence, self.stamp(event), None]
+        deletes = self.kind_rows(rules.kind).round_for(event.entity_key).deletes
         deletes.setdefault(rules.key_authority_fields, []).append(row)
 
 
 def _fresh_items(
     items: Sequence[BatchItem], stored: dict[TopicPartition, int], result: BatchResult
-) -> list[BatchItem]:
-    fresh: list[BatchItem] = []
+) -> tuple[list[SourcedEvent], list[RejectedRecord]]:
+    """The events and rejections not applied before, in order; the next offsets."""
+    events: list[SourcedEvent] = []
+    rejected: list[RejectedRecord] = []
     next_offsets = result.next_offsets
     for item in items:
         position = item.position
@@ -252,10 +271,13 @@ def _fresh_items(
         if offset < stored.get(tp, -1):
             result.replayed_records += 1
             continue
-        fresh.append(item)
+        if isinstance(item, SourcedEvent):
+            events.append(item)
+        else:
+            rejected.append(item)
         if offset >= next_offsets.get(tp, 0):
             next_offsets[tp] = offset + 1
-    return fresh
+    return events, rejected
 
 
 def _quarantine_rows(rejected: list[RejectedRecord], at: datetime) -> list[QuarantineRow]:
@@ -285,9 +307,10 @@ def _unique_events(
     never double count). The per-field sequence check alone would keep state right on
     a retry, since a retry carries the same sequence, but not the counts.
     """
-    first: dict[uuid.UUID, ChangeEvent[Any]] = {}
+    first: dict[int, ChangeEvent[Any]] = {}  # by `UUID.int`: hashing a UUID runs Python code
     for sourced in events:
-        first.setdefault(sourced.event.event_id, sourced.event)
+        event = sourced.event
+        first.setdefault(event.event_id.int, event)
     known = tx.claim_event_ids(first.keys()) if first else set()
     result.duplicate_events += len(events) - len(first) + len(known)
     return [event for event_id, event in first.items() if event_id not in known]
@@ -376,9 +399,8 @@ def _apply_once(
     with _cyclic_gc_paused(), store.transaction() as tx:
         partitions = {(i.position.topic, i.position.partition) for i in items}
         stored = tx.lock_offsets(group, partitions)
-        fresh = _fresh_items(items, stored, result)
-        rejected = [i for i in fresh if isinstance(i, RejectedRecord)]
-        events = _unique_events(tx, [i for i in fresh if isinstance(i, SourcedEvent)], result)
+        fresh, rejected = _fresh_items(items, stored, result)
+        events = _unique_events(tx, fresh, result)
         _write_rows(tx, _merge_rows(catalog, events, now, result), now)
         if rejected:
             tx.quarantine(_quarantine_rows(rejected, now))

@@ -1,18 +1,23 @@
-"""The per-field merge as SQL: one `INSERT … ON CONFLICT DO UPDATE` per batch and kind.
+"""The per-field merge as SQL: `INSERT … ON CONFLICT DO UPDATE` statements per batch and kind.
 
-Each event is sent as one compact row (`row_layout`): the key, the candidate values, the
-event's sequence and stamp once, and a bit mask of the fields it may set; the statement
-expands that into `<field>__seq` and `<field>__src` (null for a field the event does not or
-may not set, which is then left untouched). Few parameters per row: binding them is most
-of the cost of an executemany. On conflict each field takes the candidate only
-if its sequence is greater than the stored one, so no read and no merge in Python are
-needed, and a stale or reordered update never overwrites a newer value. All SET expressions
-see the row as it was before the statement, on both backends.
+Each event is sent as one compact row: the key, the values of the fields it may set, its
+sequence and stamp once. Rows that set the same fields, all from the key authority or all
+not, have the same *shape* (`UpsertShape`); a shape's statement names only those fields,
+so a row binds few parameters and the database evaluates and writes only what it can
+change (binding parameters is most of an executemany's cost, and an upsert that names
+every column of a wide row costs about twice as much on SQLite). The statement expands the
+row's sequence and stamp into `<field>__seq` and `<field>__src` for each field. Rows of
+shapes too rare in a batch to pay for their own statement go together into the *generic*
+statement, which names every field and takes a bit mask of those a row sets (a field
+outside the mask gets null candidates and is left untouched). On conflict each field takes
+the candidate only if its sequence is greater than the stored one, so no read and no merge
+in Python are needed, and a stale or reordered update never overwrites a newer value. All
+SET expressions see the row as it was before the statement, on both backends.
 
 Rows of one statement have distinct keys; `apply_batch` sends the second event of a key in a
 second statement (a "round"), so events of one key apply in arrival order. PostgreSQL reads
 the rows of a statement from a temporary table filled by COPY (`rows_from` None), or, for
-the small later rounds of a hot key, from parameters, one statement per row, pipelined.
+a few rows (a hot key's later rounds), from parameters, one statement per row, pipelined.
 
 Stale fields are counted exactly: on SQLite by a function called only in the stale branch,
 on PostgreSQL by a `_stale` count per row that the statement returns and sums.
@@ -21,10 +26,16 @@ on PostgreSQL by a `_stale` count per row that the statement returns and sums.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from consumers._tables import KEY_FIELD, RECORD_FIELD, TABLES, columns
 from govbus import EntityKind
+
+MergeRow = list[Any]
+"""One event as a merge row, in the column order of its layout (`upsert_layout`,
+`DELETE_LAYOUT`); the backend fills in `updated_at`, the last column."""
 
 STALE_FUNCTION = "govbus_stale"
 """SQLite: a one-argument function returning its argument, counting the calls."""
@@ -38,59 +49,80 @@ def src(name: str) -> str:
     return f"{name}__src"
 
 
+@dataclass(frozen=True, slots=True)
+class UpsertShape:
+    """What the upsert rows of a group set: the same fields, from the key authority or not."""
+
+    fields: tuple[str, ...]
+    """In column order."""
+    key_authority: bool
+
+
+EVENT_COLUMNS = ("_seq", "_src")
+"""In every merge row after the key and the values: the event's sequence and stamp."""
+
+GENERIC_EXTRA = ("_mask", "_key_authority", "updated_at")
+"""In a generic upsert row, after the event columns: the mask of the fields the row sets
+(bit i: i-th column) and whether it comes from the key authority."""
+
+DELETE_LAYOUT = ("entity_key", *EVENT_COLUMNS, "updated_at")
+"""The columns of a tombstone row."""
+
+
 @cache
-def layout(kind: EntityKind) -> tuple[str, ...]:
-    """The columns of an entity table the merge writes, in order."""
-    names = tuple(columns(kind))
+def upsert_layout(kind: EntityKind, shape: UpsertShape | None) -> tuple[str, ...]:
+    """The columns of an upsert row as sent (SQLite parameters, PostgreSQL COPY columns).
+
+    `shape` None: the generic row, every value plus `GENERIC_EXTRA`.
+    """
+    if shape is None:
+        return ("entity_key", *columns(kind), *EVENT_COLUMNS, *GENERIC_EXTRA)
+    return ("entity_key", *shape.fields, *EVENT_COLUMNS, "updated_at")
+
+
+def _refs(layout: tuple[str, ...], sqlite: bool) -> dict[str, str]:
+    if sqlite:
+        return {name: f"?{i + 1}" for i, name in enumerate(layout)}
+    return {name: f"x.{name}" for name in layout}
+
+
+def _source(
+    table: str, targets: list[str], exprs: list[str], sqlite: bool, rows_from: str | None
+) -> str:
+    rows_from = rows_from or f"tmp_{table} x"
+    values = ", ".join(exprs)
+    source = f"VALUES ({values})" if sqlite else f"SELECT {values} FROM {rows_from} WHERE true"
     return (
-        "entity_key",
-        *names,
-        *(seq(n) for n in names),
-        *(src(n) for n in names),
-        seq(RECORD_FIELD),
-        src(RECORD_FIELD),
-        seq(KEY_FIELD),
-        src(KEY_FIELD),
-        "deleted",
-        "updated_at",
-        "_stale",
+        f"INSERT INTO {table} ({', '.join(targets)}) {source} "
+        "ON CONFLICT (entity_key) DO UPDATE SET "
     )
 
 
-ROW_EXTRA = ("_seq", "_src", "_mask", "_key_authority", "deleted", "updated_at")
-"""After the key and the values, in a merge row: the event's sequence and stamp, the mask
-of the fields it sets (bit i: i-th column), whether it comes from the key authority, the
-deleted flag and the batch time."""
-
-
-@cache
-def row_layout(kind: EntityKind) -> tuple[str, ...]:
-    """The columns of a merge row as sent (SQLite parameters, PostgreSQL COPY columns)."""
-    return ("entity_key", *columns(kind), *ROW_EXTRA)
-
-
-def _expanded(kind: EntityKind, sqlite: bool, delete: bool) -> list[str]:
-    """SQL for each `layout` column, from a merge row's columns."""
-    names = row_layout(kind)
-    if sqlite:
-        refs = {name: f"?{i + 1}" for i, name in enumerate(names)}
+def _upsert_insert(
+    kind: EntityKind, shape: UpsertShape | None, sqlite: bool, rows_from: str | None
+) -> str:
+    """The INSERT part: the row a new record gets, and `excluded` for the update."""
+    refs = _refs(upsert_layout(kind, shape), sqlite)
+    s, stamp = refs["_seq"], refs["_src"]
+    if shape is None:
+        names: tuple[str, ...] = tuple(columns(kind))
+        mask = refs["_mask"]
+        seqs = [f"CASE WHEN {mask} & {1 << i} <> 0 THEN {s} END" for i in range(len(names))]
+        srcs = [f"CASE WHEN {mask} & {1 << i} <> 0 THEN {stamp} END" for i in range(len(names))]
+        key = refs["_key_authority"]
+        keys = [f"CASE WHEN {key} THEN {s} END", f"CASE WHEN {key} THEN {stamp} END"]
     else:
-        refs = {name: f"x.{name}" for name in names}
-    s, stamp, mask = refs["_seq"], refs["_src"], refs["_mask"]
-    exprs = [refs["entity_key"], *(refs[n] for n in columns(kind))]
-    for column in (s, stamp):
-        for i in range(len(columns(kind))):
-            exprs.append(f"CASE WHEN {mask} & {1 << i} <> 0 THEN {column} END")
-    null = "NULL" if sqlite else "NULL::bigint"
-    null_text = "NULL" if sqlite else "NULL::text"
-    key = refs["_key_authority"]
-    if delete:  # `_record` takes the delete's stamp
-        exprs += [s, stamp, null, null_text]
-    else:  # `_key` takes a key-authority upsert's stamp
-        exprs += [null, null_text, f"CASE WHEN {key} THEN {s} END"]
-        exprs.append(f"CASE WHEN {key} THEN {stamp} END")
-    exprs += [refs["deleted"], refs["updated_at"], "0"]
-    return exprs
+        names = shape.fields
+        seqs, srcs = [s] * len(names), [stamp] * len(names)
+        keys = [s, stamp] if shape.key_authority else []
+    targets = ["entity_key", *names, *map(seq, names), *map(src, names)]
+    exprs = [refs["entity_key"], *(refs[n] for n in names), *seqs, *srcs]
+    if keys:  # `_key` takes a key-authority upsert's stamp
+        targets += [seq(KEY_FIELD), src(KEY_FIELD)]
+        exprs += keys
+    targets.append("updated_at")
+    exprs.append(refs["updated_at"])
+    return _source(TABLES[kind], targets, exprs, sqlite, rows_from)
 
 
 def _newer(table: str, name: str) -> str:
@@ -99,34 +131,30 @@ def _newer(table: str, name: str) -> str:
 
 
 def _keep(table: str, column: str, sqlite: bool, stale_if: str | None) -> str:
+    if sqlite and stale_if == "true":
+        return f"ELSE {STALE_FUNCTION}({table}.{column})"
     if sqlite and stale_if:
         return f"WHEN {stale_if} THEN {STALE_FUNCTION}({table}.{column}) ELSE {table}.{column}"
     return f"ELSE {table}.{column}"
 
 
-def _insert(kind: EntityKind, sqlite: bool, delete: bool, rows_from: str | None) -> str:
-    table = TABLES[kind]
-    exprs = ", ".join(_expanded(kind, sqlite, delete))
-    rows_from = rows_from or f"tmp_{table} x"
-    source = f"VALUES ({exprs})" if sqlite else f"SELECT {exprs} FROM {rows_from} WHERE true"
-    return (
-        f"INSERT INTO {table} ({', '.join(layout(kind))}) {source} "
-        "ON CONFLICT (entity_key) DO UPDATE SET "
-    )
-
-
 @cache
-def upsert_sql(kind: EntityKind, dialect: str, rows_from: str | None = None) -> str:
-    """Upsert rows: per field the newer sequence wins; a key-authority upsert newer than the
-    delete restores a deleted record (its stamp becomes `_record`'s)."""
+def upsert_sql(
+    kind: EntityKind, dialect: str, shape: UpsertShape | None = None, rows_from: str | None = None
+) -> str:
+    """Upsert rows of a shape (None: generic rows): per field the newer sequence wins; a
+    key-authority upsert newer than the delete restores a deleted record (its stamp becomes
+    `_record`'s)."""
     sqlite = dialect == "sqlite"
     table = TABLES[kind]
+    names = tuple(columns(kind)) if shape is None else shape.fields
     sets: list[str] = []
     conditions: list[str] = []
-    for name in columns(kind):
+    for name in names:
         newer = _newer(table, name)
         conditions.append(newer)
-        stale_if = f"excluded.{seq(name)} IS NOT NULL"
+        # In a shape every candidate is set: not newer means stale.
+        stale_if = f"excluded.{seq(name)} IS NOT NULL" if shape is None else "true"
         sets.append(
             f"{name} = CASE WHEN {newer} THEN excluded.{name} "
             f"{_keep(table, name, sqlite, stale_if)} END"
@@ -135,35 +163,40 @@ def upsert_sql(kind: EntityKind, dialect: str, rows_from: str | None = None) -> 
             sets.append(
                 f"{column} = CASE WHEN {newer} THEN excluded.{column} ELSE {table}.{column} END"
             )
-    restore = (
-        f"{table}.deleted AND excluded.{seq(KEY_FIELD)} > coalesce({table}.{seq(RECORD_FIELD)}, -1)"
-    )
-    conditions.append(restore)
-    for target, source in (
-        (seq(RECORD_FIELD), seq(KEY_FIELD)),
-        (src(RECORD_FIELD), src(KEY_FIELD)),
-    ):
-        sets.append(
-            f"{target} = CASE WHEN {restore} THEN excluded.{source} ELSE {table}.{target} END"
+    if shape is None or shape.key_authority:
+        restore = (
+            f"{table}.deleted AND excluded.{seq(KEY_FIELD)} > "
+            f"coalesce({table}.{seq(RECORD_FIELD)}, -1)"
         )
-    key_newer = _newer(table, KEY_FIELD)
-    for column in (seq(KEY_FIELD), src(KEY_FIELD)):
+        conditions.append(restore)
+        for target, source in (
+            (seq(RECORD_FIELD), seq(KEY_FIELD)),
+            (src(RECORD_FIELD), src(KEY_FIELD)),
+        ):
+            sets.append(
+                f"{target} = CASE WHEN {restore} THEN excluded.{source} ELSE {table}.{target} END"
+            )
+        key_newer = _newer(table, KEY_FIELD)
+        for column in (seq(KEY_FIELD), src(KEY_FIELD)):
+            sets.append(
+                f"{column} = CASE WHEN {key_newer} THEN excluded.{column} ELSE {table}.{column} END"
+            )
+        false = "0" if sqlite else "false"
+        sets.append(f"deleted = CASE WHEN {restore} THEN {false} ELSE {table}.deleted END")
+    if conditions:
+        changed = " OR ".join(f"({c})" for c in conditions)
         sets.append(
-            f"{column} = CASE WHEN {key_newer} THEN excluded.{column} ELSE {table}.{column} END"
+            f"updated_at = CASE WHEN {changed} THEN excluded.updated_at ELSE {table}.updated_at END"
         )
-    false = "0" if sqlite else "false"
-    sets.append(f"deleted = CASE WHEN {restore} THEN {false} ELSE {table}.deleted END")
-    changed = " OR ".join(f"({c})" for c in conditions)
-    sets.append(
-        f"updated_at = CASE WHEN {changed} THEN excluded.updated_at ELSE {table}.updated_at END"
-    )
     if not sqlite:  # counted in the row and returned (SQLite: the stale function)
         stale = " + ".join(
             f"CASE WHEN excluded.{seq(n)} <= coalesce({table}.{seq(n)}, -1) THEN 1 ELSE 0 END"
-            for n in columns(kind)
+            for n in names
         )
-        sets.append(f"_stale = {stale}")
-    statement = _insert(kind, sqlite, False, rows_from) + ", ".join(sets)
+        sets.append(f"_stale = {stale or '0'}")
+    if not sets:  # nothing an existing record could take (no field, not the key authority)
+        sets.append(f"updated_at = {table}.updated_at")
+    statement = _upsert_insert(kind, shape, sqlite, rows_from) + ", ".join(sets)
     if sqlite:
         return statement
     return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"
@@ -173,10 +206,21 @@ def upsert_sql(kind: EntityKind, dialect: str, rows_from: str | None = None) -> 
 def delete_sql(
     kind: EntityKind, own: Sequence[str], dialect: str, rows_from: str | None = None
 ) -> str:
-    """Tombstones: applied only if newer than every field of the key authority (`own`,
-    `_record` included); every value is cleared and `own` take the delete's stamp."""
+    """Tombstones (`DELETE_LAYOUT` rows): applied only if newer than every field of the key
+    authority (`own`, `_record` included); every value is cleared and `own` take the
+    delete's stamp."""
     sqlite = dialect == "sqlite"
     table = TABLES[kind]
+    refs = _refs(DELETE_LAYOUT, sqlite)
+    targets = ["entity_key", *map(seq, own), *map(src, own), "deleted", "updated_at"]
+    true = "1" if sqlite else "true"
+    exprs = [
+        refs["entity_key"],
+        *[refs["_seq"]] * len(own),
+        *[refs["_src"]] * len(own),
+        true,
+        refs["updated_at"],
+    ]
     newest = ", ".join(f"coalesce({table}.{seq(n)}, -1)" for n in own)
     applies = f"excluded.{seq(RECORD_FIELD)} > {'max' if sqlite else 'greatest'}({newest}, -1)"
     sets = [f"{n} = CASE WHEN {applies} THEN NULL ELSE {table}.{n} END" for n in columns(kind)]
@@ -185,7 +229,6 @@ def delete_sql(
             sets.append(
                 f"{column} = CASE WHEN {applies} THEN excluded.{column} ELSE {table}.{column} END"
             )
-    true = "1" if sqlite else "true"
     keep = _keep(table, "deleted", sqlite, "true")
     sets.append(f"deleted = CASE WHEN {applies} THEN {true} {keep} END")
     sets.append(
@@ -193,10 +236,34 @@ def delete_sql(
     )
     if not sqlite:
         sets.append(f"_stale = CASE WHEN {applies} THEN 0 ELSE 1 END")
-    statement = _insert(kind, sqlite, True, rows_from) + ", ".join(sets)
+    statement = _source(table, targets, exprs, sqlite, rows_from) + ", ".join(sets)
     if sqlite:
         return statement
     return f"WITH u AS ({statement} RETURNING _stale) SELECT coalesce(sum(_stale), 0) FROM u"
+
+
+@cache
+def _generic_positions(kind: EntityKind, shape: UpsertShape) -> tuple[int, tuple[int, ...], int]:
+    """Where a shape's values go in a generic row, and the shape's mask."""
+    index = {name: i for i, name in enumerate(columns(kind))}
+    positions = tuple(1 + index[name] for name in shape.fields)
+    return len(index), positions, sum(1 << index[name] for name in shape.fields)
+
+
+def generic_rows(kind: EntityKind, shape: UpsertShape, rows: Sequence[MergeRow]) -> list[MergeRow]:
+    """A shape's rows in the generic layout (`upsert_layout(kind, None)`)."""
+    width, positions, mask = _generic_positions(kind, shape)
+    k = len(positions)
+    out: list[MergeRow] = []
+    for row in rows:
+        generic: MergeRow = [None] * (width + 6)
+        generic[0] = row[0]
+        for j, p in enumerate(positions):
+            generic[p] = row[1 + j]
+        seq_, stamp, at = row[k + 1 :]
+        generic[width + 1 :] = (seq_, stamp, mask, shape.key_authority, at)
+        out.append(generic)
+    return out
 
 
 @cache

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -12,11 +12,20 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from consumers._merge_sql import delete_sql, holder_known_update, record_sql, row_layout, upsert_sql
+from consumers._merge_sql import (
+    DELETE_LAYOUT,
+    MergeRow,
+    UpsertShape,
+    delete_sql,
+    generic_rows,
+    holder_known_update,
+    record_sql,
+    upsert_layout,
+    upsert_sql,
+)
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from consumers._store import (
     MergeRound,
-    MergeRow,
     QuarantineRow,
     StoreConflict,
     StoredRecord,
@@ -41,33 +50,76 @@ _PG_TYPES = {
     ColumnType.NUMERIC: "numeric",
     ColumnType.JSON: "jsonb",
 }
+_ROW_TYPES = {
+    "entity_key": "text",
+    "_seq": "bigint",
+    "_src": "text",
+    "_mask": "bigint",
+    "_key_authority": "boolean",
+    "updated_at": "timestamptz",
+}
+"""The types of a merge row's columns other than values."""
 
 
 @cache
-def _copy_types(kind: EntityKind) -> list[str]:
-    """The PostgreSQL types of a merge row (`row_layout`), for binary COPY."""
-    values = [_PG_TYPES[ctype] for ctype in columns(kind).values()]
-    return ["text", *values, "bigint", "text", "bigint", "bool", "bool", "timestamptz"]
+def _copy_types(kind: EntityKind, layout: tuple[str, ...]) -> list[str]:
+    """The PostgreSQL types of a merge row, for binary COPY and parameters."""
+    values = columns(kind)
+    return [_PG_TYPES[values[n]] if n in values else _ROW_TYPES[n] for n in layout]
+
+
+@cache
+def _json_positions(kind: EntityKind, layout: tuple[str, ...]) -> tuple[int, ...]:
+    values = columns(kind)
+    return tuple(i for i, n in enumerate(layout) if n in values and values[n] is ColumnType.JSON)
 
 
 _COPY_FROM = 50
 """Rows per statement from which COPY into the temporary table beats pipelined statements."""
 
+_SHAPED_FROM = 200
+"""Rows of a shape from which they get their own statement (COPY, statement, TRUNCATE)
+rather than going with the other rare shapes' rows into the generic one."""
+
 
 @cache
-def _params_row(kind: EntityKind) -> str:
+def _params_row(kind: EntityKind, layout: tuple[str, ...]) -> str:
     """One merge row from parameters, as `rows_from` of `consumers._merge_sql`."""
     typed = ", ".join(
-        f"%s::{pg} AS {name}" for name, pg in zip(row_layout(kind), _copy_types(kind), strict=True)
+        f"%s::{pg} AS {name}" for name, pg in zip(layout, _copy_types(kind, layout), strict=True)
     )
     return f"(SELECT {typed}) x"
 
 
-def _statement(kind: EntityKind, own: tuple[str, ...] | None, rows_from: str | None) -> str:
-    """The upsert statement, or the tombstone statement of a key authority owning `own`."""
-    if own is None:
-        return upsert_sql(kind, "postgresql", rows_from)
-    return delete_sql(kind, own, "postgresql", rows_from)
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """Merge rows of one layout and the statement that merges them (`rows_from` None)."""
+
+    kind: EntityKind
+    layout: tuple[str, ...]
+    rows: list[MergeRow]
+    own: tuple[str, ...] | None = None
+    """Tombstones: the key authority's fields."""
+    shape: UpsertShape | None = None
+
+    def statement(self, rows_from: str | None) -> str:
+        if self.own is not None:
+            return delete_sql(self.kind, self.own, "postgresql", rows_from)
+        return upsert_sql(self.kind, "postgresql", self.shape, rows_from)
+
+
+def _work(kind: EntityKind, batch_round: MergeRound) -> Iterator[_Work]:
+    """A round's rows by statement: big shapes alone, rare ones together, tombstones."""
+    generic: list[MergeRow] = []
+    for shape, rows in batch_round.upserts.items():
+        if len(rows) < _SHAPED_FROM:
+            generic += generic_rows(kind, shape, rows)
+        else:
+            yield _Work(kind, upsert_layout(kind, shape), rows, shape=shape)
+    if generic:
+        yield _Work(kind, upsert_layout(kind, None), generic)
+    for own, rows in batch_round.deletes.items():
+        yield _Work(kind, DELETE_LAYOUT, rows, own=own)
 
 
 _INSERT_IDS = (
@@ -98,12 +150,12 @@ class _PostgresWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
-    def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
         # Ids travel as one comma-joined text (far cheaper to adapt than a uuid list). In
         # the usual batch no id is known: a plain insert, in a savepoint. A known id (or one
         # a concurrent transaction committed meanwhile) fails it as a whole; then the ids
         # are inserted with ON CONFLICT and the known ones named.
-        ids = ",".join(e.hex for e in event_ids)
+        ids = ",".join(f"{i:032x}" for i in event_ids)
         try:
             with self._conn.transaction():
                 self._cur.execute(_INSERT_IDS, (ids,))
@@ -128,44 +180,37 @@ class _PostgresWriter:
             (ids,),
             prepare=_CUSTOM_PLAN,
         )
-        return {found for (found,) in self._cur.fetchall()}
+        return {found.int for (found,) in self._cur.fetchall()}
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
-        json_positions = [
-            i + 1 for i, ctype in enumerate(columns(kind).values()) if ctype is ColumnType.JSON
-        ]
         stale = 0
         small: list[tuple[str, list[MergeRow]]] = []
         for batch_round in rounds:
-            work: list[tuple[tuple[str, ...] | None, list[MergeRow]]] = [
-                (None, batch_round.upserts),
-                *batch_round.deletes.items(),
-            ]
-            for own, rows in work:
-                if not rows:
-                    continue
+            for work in _work(kind, batch_round):
+                rows = work.rows
+                json_positions = _json_positions(kind, work.layout)
                 for row in rows:
                     for i in json_positions:
                         if row[i] is not None:
                             row[i] = Jsonb(row[i])
                     row[-1] = at
                 if len(rows) < _COPY_FROM:  # a hot key's later rounds: no COPY, no TRUNCATE
-                    small.append((_statement(kind, own, _params_row(kind)), rows))
+                    small.append((work.statement(_params_row(kind, work.layout)), rows))
                     continue
                 stale += self._pipelined(small)  # earlier rounds first
-                stale += self._copied(kind, _statement(kind, own, None), rows)
+                stale += self._copied(work)
         return stale + self._pipelined(small)
 
-    def _copied(self, kind: EntityKind, statement: str, rows: list[MergeRow]) -> int:
+    def _copied(self, work: _Work) -> int:
         """Rows COPYed into the temporary table, merged by one statement."""
-        table = TABLES[kind]
+        table = TABLES[work.kind]
         with self._cur.copy(
-            f"COPY tmp_{table} ({', '.join(row_layout(kind))}) FROM STDIN (FORMAT BINARY)"
+            f"COPY tmp_{table} ({', '.join(work.layout)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(_copy_types(kind))
-            for row in rows:
+            copy.set_types(_copy_types(work.kind, work.layout))
+            for row in work.rows:
                 copy.write_row(row)
-        self._cur.execute(statement)
+        self._cur.execute(work.statement(None))
         found = self._cur.fetchone()
         self._cur.execute(f"TRUNCATE tmp_{table}")
         return int(found[0]) if found else 0

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from consumers._merge_sql import (
+    DELETE_LAYOUT,
     STALE_FUNCTION,
+    MergeRow,
     delete_sql,
+    generic_rows,
     holder_known_update,
     record_sql,
+    upsert_layout,
     upsert_sql,
 )
 from consumers._migrations import (
@@ -31,7 +35,6 @@ from consumers._migrations import (
 )
 from consumers._store import (
     MergeRound,
-    MergeRow,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
@@ -62,6 +65,22 @@ def _from_db(value: Any, ctype: ColumnType) -> Any:
     if ctype is ColumnType.JSON:
         return json.loads(value)
     return value
+
+
+_SHAPED_FROM = 8
+"""Rows of a shape from which they get their own statement rather than the generic one
+(`consumers._merge_sql`): few shapes per batch keep the connection's statement cache warm."""
+
+
+@cache
+def _typed(kind: EntityKind, layout: tuple[str, ...]) -> tuple[tuple[int, ColumnType], ...]:
+    """Positions and types of the values in a merge row that sqlite3 cannot bind as they are."""
+    types = columns(kind)
+    return tuple(
+        (i, types[name])
+        for i, name in enumerate(layout)
+        if name in types and types[name] is not ColumnType.TEXT
+    )
 
 
 _IDS = (
@@ -105,9 +124,9 @@ class _SqliteWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in rows if (t, p) in wanted}
 
-    def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
         # The ids travel as one blob of 16-byte ids, cut apart in SQL (migration 4).
-        ids = (len(event_ids) - 1, b"".join(e.bytes for e in event_ids))
+        ids = (len(event_ids) - 1, b"".join(i.to_bytes(16, "big") for i in event_ids))
         # Usually no id is known: insert them all and compare the count, without a lookup.
         self._conn.execute("SAVEPOINT claim")
         inserted = self._conn.execute(_INSERT_IDS, ids).rowcount
@@ -117,7 +136,7 @@ class _SqliteWriter:
         if inserted == len(event_ids):
             return set()
         known = {
-            uuid.UUID(bytes=row[0])
+            int.from_bytes(row[0], "big")
             for row in self._conn.execute(
                 f"SELECT event_id FROM processed_events WHERE event_id IN ({_IDS})", ids
             )
@@ -125,9 +144,15 @@ class _SqliteWriter:
         self._conn.execute(_INSERT_IDS, ids)
         return known
 
-    def _merge(self, statement: str, kind: EntityKind, rows: Sequence[MergeRow], at: str) -> int:
-        positions = [(i + 1, ctype) for i, (_, ctype) in enumerate(columns(kind).items())]
-        typed = [(i, t) for i, t in positions if t is not ColumnType.TEXT]
+    def _merge(
+        self,
+        statement: str,
+        kind: EntityKind,
+        layout: tuple[str, ...],
+        rows: Sequence[MergeRow],
+        at: str,
+    ) -> int:
+        typed = _typed(kind, layout)
         for row in rows:
             for i, ctype in typed:
                 if row[i] is not None:
@@ -141,10 +166,19 @@ class _SqliteWriter:
         updated = at.isoformat()
         stale = 0
         for batch_round in rounds:
-            if batch_round.upserts:
-                stale += self._merge(upsert_sql(kind, "sqlite"), kind, batch_round.upserts, updated)
+            generic: list[MergeRow] = []  # the rows of rare shapes
+            for shape, rows in batch_round.upserts.items():
+                if len(rows) < _SHAPED_FROM:
+                    generic += generic_rows(kind, shape, rows)
+                    continue
+                statement = upsert_sql(kind, "sqlite", shape)
+                stale += self._merge(statement, kind, upsert_layout(kind, shape), rows, updated)
+            if generic:
+                statement = upsert_sql(kind, "sqlite")
+                stale += self._merge(statement, kind, upsert_layout(kind, None), generic, updated)
             for own, deletes in batch_round.deletes.items():
-                stale += self._merge(delete_sql(kind, own, "sqlite"), kind, deletes, updated)
+                statement = delete_sql(kind, own, "sqlite")
+                stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
         return stale
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from consumers._merge_sql import MergeRow, UpsertShape
 from govbus import EntityKind
 
 TopicPartition = tuple[str, int]
@@ -33,15 +34,11 @@ def from_epoch_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
-MergeRow = list[Any]
-"""One event as a merge row, in the column order of `consumers._merge_sql.layout`."""
-
-
 @dataclass(slots=True)
 class MergeRound:
     """Merge rows with distinct keys: the k-th event of each key of a batch."""
 
-    upserts: list[MergeRow] = field(default_factory=list)
+    upserts: dict[UpsertShape, list[MergeRow]] = field(default_factory=dict)
     deletes: dict[tuple[str, ...], list[MergeRow]] = field(default_factory=dict)
     """By the key authority's fields (`_record` included), which the tombstone stamps."""
 
@@ -132,8 +129,9 @@ class StoreWriter(Protocol):
         """Stored next offsets, locked until commit so concurrent writers serialise."""
         ...
 
-    def claim_event_ids(self, event_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        """Record the (distinct) ids as processed; return those recorded before."""
+    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
+        """Record the (distinct) event ids, as 128-bit integers (`uuid.UUID.int`), as
+        processed; return those recorded before."""
         ...
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:

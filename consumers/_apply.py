@@ -197,46 +197,44 @@ class _Rows:
     applied_us: int
     result: BatchResult
     by_kind: dict[EntityKind, _KindRows] = field(default_factory=dict)
-    rules: dict[tuple[EntityKind, str | None], _Rules | None] = field(default_factory=dict)
+    targets: dict[tuple[EntityKind, str | None], tuple[_Rules, _KindRows] | None] = field(
+        default_factory=dict
+    )
+    """By (entity, licence type): the resource's rules and the rows of its kind."""
 
-    def rules_for(self, event: ChangeEvent[Any]) -> _Rules | None:
+    def target(self, event: ChangeEvent[Any]) -> tuple[_Rules, _KindRows] | None:
+        entity = event.entity
         licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
-        cache_key = (event.entity, licence)
-        if cache_key not in self.rules:
-            try:
-                resource = self.catalog.resource_for_entity(event.entity, licence)
-            except GovbusError:
-                self.rules[cache_key] = None
-            else:
-                self.rules[cache_key] = _rules(resource, event.entity)
-        return self.rules[cache_key]
-
-    def kind_rows(self, kind: EntityKind) -> _KindRows:
-        rows = self.by_kind.get(kind)
-        if rows is None:
-            rows = self.by_kind[kind] = _KindRows()
-        return rows
+        cache_key = (entity, licence)
+        try:
+            return self.targets[cache_key]
+        except KeyError:
+            pass
+        try:
+            resource = self.catalog.resource_for_entity(entity, licence)
+        except GovbusError:
+            found = None
+        else:
+            rows = self.by_kind.get(entity)
+            if rows is None:
+                rows = self.by_kind[entity] = _KindRows()
+            found = (_rules(resource, entity), rows)
+        self.targets[cache_key] = found
+        return found
 
     def stamp(self, event: ChangeEvent[Any]) -> str:
         # One text per event, shared by every field it sets.
         occurred = (event.occurred_at - EPOCH) // MICROSECOND
         return f"{event.source_department} {event.event_id.int:032x} {occurred} {self.applied_us}"
 
-    def add_upsert(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
+    def add_upsert(self, rules: _Rules, rows: _KindRows, event: ChangeEvent[Any]) -> None:
         data = event.data
         plan = rules.plan(event.source_department, event.changed_fields if data is not None else ())
         if plan.refused:
             self.result.refused_fields += plan.refused
         key = event.entity_key
         # Sent even if every field was refused: the record exists from its first event on.
-        row: MergeRow = [
-            key,
-            *plan.values(data),
-            event.source_sequence,
-            self.stamp(event),
-            None,
-        ]
-        rows = self.by_kind.get(rules.kind) or self.kind_rows(rules.kind)
+        row: MergeRow = [key, *plan.values(data), event.source_sequence, self.stamp(event), None]
         seen = rows.seen
         if key not in seen and rows.rounds:  # the usual case: a key's first event of the batch
             seen[key] = 1
@@ -248,12 +246,12 @@ class _Rows:
             group = batch_round.upserts[plan.shape] = []
         group.append(row)
 
-    def add_delete(self, rules: _Rules, event: ChangeEvent[Any]) -> None:
+    def add_delete(self, rules: _Rules, rows: _KindRows, event: ChangeEvent[Any]) -> None:
         if event.source_department != rules.key_authority:
             self.result.refused_fields += 1
             return
         row: MergeRow = [event.entity_key, event.source_sequence, self.stamp(event), None]
-        deletes = self.kind_rows(rules.kind).round_for(event.entity_key).deletes
+        deletes = rows.round_for(event.entity_key).deletes
         deletes.setdefault(rules.key_authority_fields, []).append(row)
 
 
@@ -320,16 +318,18 @@ def _merge_rows(
     catalog: Catalog, events: list[ChangeEvent[Any]], now: datetime, result: BatchResult
 ) -> _Rows:
     rows = _Rows(catalog, epoch_us(now), result)
+    target, add_upsert, add_delete = rows.target, rows.add_upsert, rows.add_delete
+    unknown = 0  # events of no resource: refused
     for event in events:
-        rules = rows.rules_for(event)
-        if rules is None:
+        found = target(event)
+        if found is None:
+            unknown += 1
             result.refused_fields += len(event.changed_fields) or 1
-            continue
-        if event.operation == "DELETE":
-            rows.add_delete(rules, event)
+        elif event.operation == "DELETE":
+            add_delete(*found, event)
         else:
-            rows.add_upsert(rules, event)
-        result.applied_events += 1
+            add_upsert(*found, event)
+    result.applied_events += len(events) - unknown
     return rows
 
 

@@ -26,9 +26,8 @@ on PostgreSQL by a `_stale` count per row that the statement returns and sums.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumers._tables import KEY_FIELD, RECORD_FIELD, TABLES, columns
 from govbus import EntityKind
@@ -49,9 +48,10 @@ def src(name: str) -> str:
     return f"{name}__src"
 
 
-@dataclass(frozen=True, slots=True)
-class UpsertShape:
-    """What the upsert rows of a group set: the same fields, from the key authority or not."""
+class UpsertShape(NamedTuple):
+    """What the upsert rows of a group set: the same fields, from the key authority or not.
+
+    A named tuple: hashed per event, in C."""
 
     fields: tuple[str, ...]
     """In column order."""

@@ -122,16 +122,26 @@ def _work(kind: EntityKind, batch_round: MergeRound) -> Iterator[_Work]:
         yield _Work(kind, DELETE_LAYOUT, rows, own=own)
 
 
-_INSERT_IDS = (
-    "INSERT INTO processed_events (event_id) SELECT unnest(string_to_array(%s, ','))::uuid"
-)
-"""No `ON CONFLICT`: its speculative insertion costs ≈ 1.4 µs per id more than a plain insert."""
+_COPY_IDS = "COPY processed_events (event_id) FROM STDIN (FORMAT BINARY)"
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+"""Binary COPY: signature, flags, header extension length."""
+_BINARY_UUID = b"\x00\x01\x00\x00\x00\x10"
+"""Before each id: one field of 16 bytes."""
+_BINARY_TRAILER = b"\xff\xff"
+
+
+def _binary_ids(event_ids: Collection[int]) -> bytes:
+    """The ids as a binary COPY stream of one uuid column, built in one join."""
+    ids = _BINARY_UUID.join(i.to_bytes(16, "big") for i in event_ids)
+    return b"".join((_BINARY_HEADER, _BINARY_UUID, ids, _BINARY_TRAILER))
 
 
 class _PostgresWriter:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
         self._cur = conn.cursor()
+        self._filled: set[str] = set()
+        """Temporary tables holding rows: emptied before their next COPY, else at commit."""
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
@@ -151,18 +161,20 @@ class _PostgresWriter:
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
     def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
-        # Ids travel as one comma-joined text (far cheaper to adapt than a uuid list). In
-        # the usual batch no id is known: a plain insert, in a savepoint. A known id (or one
-        # a concurrent transaction committed meanwhile) fails it as a whole; then the ids
-        # are inserted with ON CONFLICT and the known ones named.
-        ids = ",".join(f"{i:032x}" for i in event_ids)
+        # In the usual batch no id is known: COPY them straight into the table, in a
+        # savepoint (COPY inserts in bulk, ≈ 1.8 µs an id against ≈ 2.6 for INSERT … SELECT
+        # and more with ON CONFLICT). A known id (or one a concurrent transaction committed
+        # meanwhile) fails it as a whole; then the ids are inserted with ON CONFLICT and
+        # the known ones named.
         try:
-            with self._conn.transaction():
-                self._cur.execute(_INSERT_IDS, (ids,))
+            with self._conn.transaction(), self._cur.copy(_COPY_IDS) as copy:
+                copy.write(_binary_ids(event_ids))
         except psycopg.errors.UniqueViolation:
             pass
         else:
             return set()
+        # Comma-joined text: far cheaper to adapt than a list of uuids.
+        ids = ",".join(f"{i:032x}" for i in event_ids)
         self._cur.execute(
             "WITH new AS (INSERT INTO processed_events (event_id) "
             "SELECT unnest(string_to_array(%s, ','))::uuid ON CONFLICT DO NOTHING "
@@ -204,6 +216,9 @@ class _PostgresWriter:
     def _copied(self, work: _Work) -> int:
         """Rows COPYed into the temporary table, merged by one statement."""
         table = TABLES[work.kind]
+        if table in self._filled:
+            self._cur.execute(f"TRUNCATE tmp_{table}")
+        self._filled.add(table)
         with self._cur.copy(
             f"COPY tmp_{table} ({', '.join(work.layout)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -212,7 +227,6 @@ class _PostgresWriter:
                 copy.write_row(row)
         self._cur.execute(work.statement(None))
         found = self._cur.fetchone()
-        self._cur.execute(f"TRUNCATE tmp_{table}")
         return int(found[0]) if found else 0
 
     def _pipelined(self, work: list[tuple[str, list[MergeRow]]]) -> int:

@@ -257,10 +257,9 @@ class _Rows:
 
 def _fresh_items(
     items: Sequence[BatchItem], stored: dict[TopicPartition, int], result: BatchResult
-) -> tuple[list[SourcedEvent], list[RejectedRecord]]:
-    """The events and rejections not applied before, in order; the next offsets."""
-    events: list[SourcedEvent] = []
-    rejected: list[RejectedRecord] = []
+) -> list[BatchItem]:
+    """The items not applied before, in order; their next offsets go in `result`."""
+    fresh: list[BatchItem] = []
     next_offsets = result.next_offsets
     for item in items:
         position = item.position
@@ -269,13 +268,10 @@ def _fresh_items(
         if offset < stored.get(tp, -1):
             result.replayed_records += 1
             continue
-        if isinstance(item, SourcedEvent):
-            events.append(item)
-        else:
-            rejected.append(item)
+        fresh.append(item)
         if offset >= next_offsets.get(tp, 0):
             next_offsets[tp] = offset + 1
-    return events, rejected
+    return fresh
 
 
 def _quarantine_rows(rejected: list[RejectedRecord], at: datetime) -> list[QuarantineRow]:
@@ -295,22 +291,55 @@ def _quarantine_rows(rejected: list[RejectedRecord], at: datetime) -> list[Quara
     ]
 
 
+@dataclass(slots=True)
+class _Scan:
+    """A batch read in one pass, before its transaction: what it holds, by partition."""
+
+    lowest: dict[TopicPartition, int] = field(default_factory=dict)
+    """Partition → its lowest offset in the batch."""
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    events: dict[int, ChangeEvent[Any]] = field(default_factory=dict)
+    """The first event of each id (`UUID.int`: hashing a UUID runs Python code), in order."""
+    repeats: int = 0
+    """Events whose id came earlier in the batch."""
+    rejected: list[RejectedRecord] = field(default_factory=list)
+
+
+def _scan(items: Sequence[BatchItem]) -> _Scan:
+    scan = _Scan()
+    lowest, next_offsets, events = scan.lowest, scan.next_offsets, scan.events
+    for item in items:
+        position = item.position
+        tp = (position.topic, position.partition)
+        offset = position.offset
+        if offset >= next_offsets.get(tp, 0):
+            next_offsets[tp] = offset + 1
+        if offset < lowest.get(tp, offset + 1):
+            lowest[tp] = offset
+        if isinstance(item, SourcedEvent):
+            event = item.event
+            events.setdefault(event.event_id.int, event)
+        else:
+            scan.rejected.append(item)
+    scan.repeats = len(items) - len(scan.rejected) - len(events)
+    return scan
+
+
 def _unique_events(
-    tx: StoreWriter, events: list[SourcedEvent], result: BatchResult
+    tx: StoreWriter, first: dict[int, ChangeEvent[Any]], repeats: int, result: BatchResult
 ) -> list[ChangeEvent[Any]]:
-    """Drop duplicates (outbox retries): ids seen earlier in this batch or in earlier ones.
+    """Drop duplicates (outbox retries): ids seen earlier in this batch (`repeats`) or in
+    earlier ones.
 
     Processed ids are kept as one indexed column (16-byte uuid on PostgreSQL) and claimed in
     the batch's transaction, so the check is one statement per batch and exact (counters
     never double count). The per-field sequence check alone would keep state right on
     a retry, since a retry carries the same sequence, but not the counts.
     """
-    first: dict[int, ChangeEvent[Any]] = {}  # by `UUID.int`: hashing a UUID runs Python code
-    for sourced in events:
-        event = sourced.event
-        first.setdefault(event.event_id.int, event)
     known = tx.claim_event_ids(first.keys()) if first else set()
-    result.duplicate_events += len(events) - len(first) + len(known)
+    result.duplicate_events += repeats + len(known)
+    if not known:
+        return list(first.values())
     return [event for event_id, event in first.items() if event_id not in known]
 
 
@@ -396,15 +425,32 @@ def _apply_once(
 ) -> BatchResult:
     now = now or datetime.now(UTC)
     result = BatchResult()
-    with _cyclic_gc_paused(), store.transaction() as tx:
-        partitions = {(i.position.topic, i.position.partition) for i in items}
-        stored = tx.lock_offsets(group, partitions)
-        fresh, rejected = _fresh_items(items, stored, result)
-        events = _unique_events(tx, fresh, result)
-        _write_rows(tx, _merge_rows(catalog, events, now, result), now)
-        if rejected:
-            tx.quarantine(_quarantine_rows(rejected, now))
-            result.quarantined = len(rejected)
-        if result.next_offsets:
-            tx.save_offsets(group, result.next_offsets, now)
+    with _cyclic_gc_paused():
+        scan = _scan(items)
+        with store.transaction() as tx:
+            _apply_scanned(tx, items, scan, catalog, group, now, result)
     return result
+
+
+def _apply_scanned(
+    tx: StoreWriter,
+    items: Sequence[BatchItem],
+    scan: _Scan,
+    catalog: Catalog,
+    group: str,
+    now: datetime,
+    result: BatchResult,
+) -> None:
+    stored = tx.lock_offsets(group, scan.lowest.keys())
+    if all(stored.get(tp, -1) <= low for tp, low in scan.lowest.items()):
+        result.next_offsets = scan.next_offsets  # the usual case: nothing applied before
+    else:  # a replay after a crash or a rebalance: read the batch again, without those
+        scan = _scan(_fresh_items(items, stored, result))
+    rejected = scan.rejected
+    events = _unique_events(tx, scan.events, scan.repeats, result)
+    _write_rows(tx, _merge_rows(catalog, events, now, result), now)
+    if rejected:
+        tx.quarantine(_quarantine_rows(rejected, now))
+        result.quarantined = len(rejected)
+    if result.next_offsets:
+        tx.save_offsets(group, result.next_offsets, now)

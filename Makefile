@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NATIVE_STAMP := $(VENV)/.native
+# rustup's cargo, where a login shell would have put it.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: setup system-deps demo test lint bench bench-down kafka-up kafka-down clean
 
@@ -12,7 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+## The native hot paths (native/, Rust via maturin): rebuilt when their sources change.
+$(NATIVE_STAMP): $(STAMP) native/Cargo.toml native/pyproject.toml native/govbus_native.pyi $(wildcard native/src/*.rs)
+	$(BIN)/pip install -q ./native
+	touch $(NATIVE_STAMP)
+
+setup: $(STAMP) $(NATIVE_STAMP)
 	$(BIN)/govbus dev kafka fetch
 
 system-deps:
@@ -22,11 +30,12 @@ system-deps:
 demo: setup
 	bash deploy/local/demo.sh
 
-lint: $(STAMP)
+lint: $(STAMP) $(NATIVE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/govbus schemas check
+	cd native && cargo fmt --check && cargo test --release --quiet
 
 ## The tests: lint, type-check, the schema gate, then pytest against real Kafka and PostgreSQL.
 test: system-deps setup lint

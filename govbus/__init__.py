@@ -44,6 +44,7 @@ from govbus._kafka import (
     producer_config,
 )
 from govbus._logging import configure_logging, scrub_text
+from govbus._native import MakeRecord, native_available
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
     LocalSchemaResolver,
@@ -78,6 +79,7 @@ __all__ = [
     "LegalEntityChanged",
     "LegalEntityData",
     "LocalSchemaResolver",
+    "MakeRecord",
     "MaskRule",
     "PersonChanged",
     "PersonData",
@@ -109,6 +111,7 @@ __all__ = [
     "load_catalog",
     "load_contract",
     "mask",
+    "native_available",
     "parse_cloudevent_headers",
     "producer_config",
     "pseudonymize",

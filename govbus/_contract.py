@@ -10,9 +10,11 @@ from typing import Any
 from govbus._avro_reader import compile_reader
 from govbus._catalog import Catalog, EntityKind, Resource, load_catalog
 from govbus._changes import EVENT_TYPES, ChangeEvent
+from govbus._envelope import header_template
 from govbus._errors import ErrorCode, GovbusError
 from govbus._event_builder import compile_builder
 from govbus._identifiers import Pseudonymizer
+from govbus._native import native_built, native_pseudonymizer, native_record_maker
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
     WIRE_HEADER_SIZE,
@@ -22,6 +24,7 @@ from govbus._serde import (
     end_of_body,
     make_schema_resolver,
     read_schema_id,
+    wire_header,
 )
 from govbus._settings import Settings
 
@@ -32,13 +35,15 @@ class Contract:
     schemas: SchemaRepository
     resolver: SchemaResolver
     pseudonym_key: bytes
+    native: bool = False  # use the native hot paths (`govbus._native`)
     _decoders: dict[tuple[str, bytes], Decoder] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     @cached_property
-    def _pseudonymizer(self) -> Pseudonymizer:
-        return Pseudonymizer(self.pseudonym_key)
+    def _pseudonymizer(self) -> Callable[[str], str]:
+        native = native_pseudonymizer(self.pseudonym_key) if self.native else None
+        return native or Pseudonymizer(self.pseudonym_key)
 
     def latest_schema(self, resource: Resource) -> SchemaVersion:
         return self.schemas.latest(resource.schema_name)
@@ -48,6 +53,10 @@ class Contract:
     ) -> bytes:
         version = self.latest_schema(resource)
         schema_id = self.resolver.id_for(resource.subject, version)
+        native = version.native_encoder
+        if native is not None:  # reads the model itself: no Avro dict is built
+            encoded: bytes = native.encode(event, wire_header(schema_id))
+            return encoded
         record = event.to_avro(event_id)
         if version.writer is not None:
             return encode_confluent(schema_id, version.parsed, record, version.writer)
@@ -86,6 +95,21 @@ class Contract:
         if len(self._decoders) < _MAX_DECODERS:
             self._decoders[(topic, payload[:WIRE_HEADER_SIZE])] = decoder
         return decoder
+
+    def record_maker(self, resource: Resource, department: str) -> Any | None:
+        """A native `RecordMaker` for one department's records of `resource`: its
+        `make(event, traceparent)` gives (event id, key, value, headers, size), what
+        `encode`, `record_key` and `cloudevent_headers` give, in one call. None where
+        the native paths are off or do not cover the schema."""
+        if not self.native:
+            return None
+        version = self.latest_schema(resource)
+        return native_record_maker(
+            version.native_encoder,
+            wire_header(self.resolver.id_for(resource.subject, version)),
+            self.pseudonym_key if resource.entity is EntityKind.PERSON else None,
+            header_template(department, resource.entity),
+        )
 
     def record_key(self, event: ChangeEvent[Any]) -> bytes:
         """Kafka key: the entity key, or a keyed pseudonym for persons (see docs/events.md)."""
@@ -138,7 +162,8 @@ def data_record_name(version: SchemaVersion) -> str:
 
 
 def load_contract(settings: Settings) -> Contract:
-    schemas = SchemaRepository(settings.schemas_dir / "avro")
+    native = settings.native and native_built()
+    schemas = SchemaRepository(settings.schemas_dir / "avro", native=native)
     catalog = load_catalog(settings.schemas_dir / "catalog.yaml", schemas)
     auth = (
         settings.schema_registry_auth.get_secret_value() if settings.schema_registry_auth else None
@@ -148,4 +173,5 @@ def load_contract(settings: Settings) -> Contract:
         schemas=schemas,
         resolver=make_schema_resolver(schemas, settings.schema_registry_url, auth),
         pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        native=native,
     )

@@ -63,6 +63,21 @@ def cloudevent_headers(
     return headers
 
 
+def header_template(department: str, entity: str) -> list[tuple[str, bytes | None]]:
+    """`cloudevent_headers`' names in order, with the values fixed per department and
+    entity; None where the event fills it in (ce_id, ce_time, ce_subject)."""
+    spec_version, source, type_, content_type = _constant_headers(department, entity)
+    return [
+        spec_version,
+        ("ce_id", None),
+        source,
+        type_,
+        ("ce_time", None),
+        ("ce_subject", None),
+        content_type,
+    ]
+
+
 @lru_cache(maxsize=1024)
 def _constant_headers(
     department: str, entity: str

@@ -66,11 +66,12 @@ def is_valid_citizen_id(number: str) -> bool:
         year = date(int(number[6:10]), int(number[10:12]), int(number[12:14])).year
     except ValueError:
         return False
-    return _known_birth_place(number[:6], year)
+    return known_birth_place(number[:6], year)
 
 
 @lru_cache(maxsize=65_536)
-def _known_birth_place(area_code: str, year: int) -> bool:
+def known_birth_place(area_code: str, year: int) -> bool:
+    """Whether stdnum knows the six-digit area code as a birth place in that year."""
     try:
         ric.get_birth_place(f"{area_code}{year:04d}0101000")
     except ValidationError:

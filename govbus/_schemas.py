@@ -14,6 +14,7 @@ from fastavro.schema import SchemaParseException
 
 from govbus._avro_writer import Write, compile_writer
 from govbus._errors import ErrorCode, GovbusError
+from govbus._native import compile_native_encoder
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
@@ -24,6 +25,7 @@ class SchemaVersion:
     version: int
     path: Path
     definition: dict[str, Any] = field(repr=False, compare=False)
+    native: bool = field(default=False, repr=False, compare=False)
 
     @cached_property
     def parsed(self) -> Any:
@@ -33,6 +35,11 @@ class SchemaVersion:
     def writer(self) -> Write | None:
         """A compiled Avro writer for this schema, or None where fastavro must encode."""
         return compile_writer(self.definition)
+
+    @cached_property
+    def native_encoder(self) -> Any | None:
+        """The native `AvroEncoder` for this schema (models or dicts), or None (Python)."""
+        return compile_native_encoder(self.definition) if self.native else None
 
     @cached_property
     def canonical(self) -> str:
@@ -63,7 +70,8 @@ def read_schema_file(path: Path) -> dict[str, Any]:
 class SchemaRepository:
     """All versions of all schemas under one directory."""
 
-    def __init__(self, avro_dir: Path) -> None:
+    def __init__(self, avro_dir: Path, *, native: bool = False) -> None:
+        """`native`: give the versions native encoders (see `govbus._native`)."""
         self.avro_dir = avro_dir
         self._versions: dict[str, list[SchemaVersion]] = {}
         for schema_dir in sorted(p for p in avro_dir.iterdir() if p.is_dir()):
@@ -73,7 +81,11 @@ class SchemaRepository:
                 if match:
                     versions.append(
                         SchemaVersion(
-                            schema_dir.name, int(match.group(1)), path, read_schema_file(path)
+                            schema_dir.name,
+                            int(match.group(1)),
+                            path,
+                            read_schema_file(path),
+                            native=native,
                         )
                     )
             versions.sort(key=lambda v: v.version)

@@ -9,6 +9,7 @@ import io
 import json
 import struct
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Protocol
 
 import fastavro
@@ -107,6 +108,12 @@ class RegistrySchemaResolver:
                     ErrorCode.UNKNOWN_SCHEMA, f"schema id {schema_id}: {exc.error_message}"
                 ) from exc
         return self._parsed[schema_id]
+
+
+@lru_cache(maxsize=1024)
+def wire_header(schema_id: int) -> bytes:
+    """The five bytes before every Avro body: magic byte and schema id."""
+    return _HEADER.pack(MAGIC_BYTE, schema_id)
 
 
 def encode_confluent(

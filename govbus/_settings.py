@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Keyed pseudonyms for person record keys; set a real secret in production.
     pseudonym_key: SecretStr = SecretStr("govbus-development-pseudonym-key")
     max_event_bytes: int = 1_000_000
+    # The native hot paths (native/, Rust) where built; GOVBUS_NATIVE=0 keeps pure Python.
+    native: bool = True
 
     log_level: str = "INFO"
     log_format: str = "console"

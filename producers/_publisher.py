@@ -7,7 +7,7 @@ CloudEvents headers) then `send_record` (produce with back-pressure, delivery re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self
 
@@ -20,6 +20,7 @@ from govbus import (
     EntityKind,
     ErrorCode,
     GovbusError,
+    MakeRecord,
     Resource,
     Settings,
     check_authority,
@@ -29,11 +30,14 @@ from govbus import (
     producer_config,
     resource_for_event,
 )
+from govbus._gc import cyclic_gc_paused
+from producers._batch import BatchDelivery, Refusal
 from producers._delivery import (
     DeliveryFailure,
     DeliveryResult,
     failure_code,
 )
+from producers._fast_path import build_fast_path
 from producers._metrics import PUBLISH_DELIVERED, PUBLISH_DELIVERY_FAILED, PUBLISH_REFUSED
 
 log = structlog.get_logger("govbus.producers")
@@ -42,6 +46,7 @@ Headers = list[tuple[str, bytes]]
 DeliveryCallback = Callable[[DeliveryResult], None]
 # How long a full local queue waits for deliveries before trying again.
 _BACKPRESSURE_POLL = 0.05
+_UNBUILT: Any = object()
 
 
 class ProducerLike(Protocol):
@@ -99,6 +104,22 @@ def refused(department: str, resource: str, error: GovbusError, event_id: str | 
     )
 
 
+def _schema_mismatch(resource: Resource, exc: Exception) -> GovbusError:
+    # The encoder's message can hold the value (personal data): only its type is kept.
+    return GovbusError(
+        ErrorCode.SCHEMA_MISMATCH,
+        f"event does not fit schema {resource.schema_name} ({type(exc).__name__})",
+    )
+
+
+def _too_large(size: int, limit: int) -> GovbusError:
+    return GovbusError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"event of {size} bytes exceeds the limit of {limit} bytes",
+        details={"size": size, "limit": limit},
+    )
+
+
 class Publisher:
     """Publishes the change events of one department, after every check passes.
 
@@ -127,6 +148,10 @@ class Publisher:
         self._producer = producer
         self._poll = producer.poll
         self._resources: dict[tuple[EntityKind, str | None], Resource] = {}
+        # Native record makers per resource code; None where the Python path serves.
+        self._makers: dict[str, MakeRecord | None] = {}
+        self._fast: Any | None = _UNBUILT  # native FastPath, built on first use
+        self._open_batches: list[BatchDelivery] = []
         self._failures: list[DeliveryFailure] = []
         self._max_bytes = self.settings.max_event_bytes
         self._delivered_counters: dict[str, Any] = {}
@@ -140,6 +165,11 @@ class Publisher:
         again, but every govbus check (department, identifiers, authority, schema, size)
         runs on every event.
         """
+        fast = self._fast if self._fast is not _UNBUILT else self._build_fast_path()
+        if fast is not None:
+            parts = fast.prepare(event, traceparent)
+            if parts is not None:  # every check passed natively
+                return OutgoingRecord._make(parts)
         resource: Resource | None = None
         try:
             if not isinstance(event, ChangeEvent):
@@ -155,6 +185,10 @@ class Publisher:
             event_id = str(getattr(event, "event_id", "")) or None
             refused(self.department, resource.code if resource else "unknown", exc, event_id)
             raise
+
+    def _build_fast_path(self) -> Any | None:
+        self._fast = build_fast_path(self.contract, self.department, self._max_bytes)
+        return self._fast
 
     def _resource_for(self, event: ChangeEvent[Any]) -> Resource:
         """The event's resource, looked up once per entity (and licence type)."""
@@ -179,16 +213,29 @@ class Publisher:
     def _encode(
         self, resource: Resource, event: ChangeEvent[Any], traceparent: str | None
     ) -> OutgoingRecord:
+        try:
+            make = self._makers[resource.code]
+        except KeyError:
+            maker = self.contract.record_maker(resource, self.department)
+            make = self._makers[resource.code] = None if maker is None else maker.make
+        if make is None:
+            return self._encode_in_python(resource, event, traceparent)
+        try:
+            event_id, key, value, headers, size = make(event, traceparent)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise _schema_mismatch(resource, exc) from None
+        if size > self._max_bytes:
+            raise _too_large(size, self._max_bytes)
+        return OutgoingRecord(event_id, resource.code, resource.topic, key, value, headers)
+
+    def _encode_in_python(
+        self, resource: Resource, event: ChangeEvent[Any], traceparent: str | None
+    ) -> OutgoingRecord:
         event_id = str(event.event_id)
         try:
             value = self.contract.encode(resource, event, event_id=event_id)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            # fastavro names the field in its message; the message can hold the value, so
-            # only the exception type is kept.
-            raise GovbusError(
-                ErrorCode.SCHEMA_MISMATCH,
-                f"event does not fit schema {resource.schema_name} ({type(exc).__name__})",
-            ) from None
+            raise _schema_mismatch(resource, exc) from None
         key = self.contract.record_key(event)
         headers = cloudevent_headers(
             event_id=event_id,
@@ -200,11 +247,7 @@ class Publisher:
         )
         size = len(key) + len(value) + headers_size(headers)
         if size > self._max_bytes:
-            raise GovbusError(
-                ErrorCode.PAYLOAD_TOO_LARGE,
-                f"event of {size} bytes exceeds the limit of {self._max_bytes} bytes",
-                details={"size": size, "limit": self._max_bytes},
-            )
+            raise _too_large(size, self._max_bytes)
         return OutgoingRecord(event_id, resource.code, resource.topic, key, value, headers)
 
     # -- producing ----------------------------------------------------------------------
@@ -218,6 +261,65 @@ class Publisher:
     ) -> DeliveryResult:
         """Validate, encode and produce one event; the result resolves on the broker's ack."""
         return self.send(self.prepare(event, traceparent=traceparent), on_delivery=on_delivery)
+
+    def publish_many(
+        self, events: Sequence[ChangeEvent[Any]], *, traceparent: str | None = None
+    ) -> BatchDelivery:
+        """Validate, encode and produce a batch, in order; one handle for its deliveries.
+
+        Every event passes the same checks as `publish`; a refused event is listed in
+        `refused` (index and error, counted and logged) and not produced, and the rest go
+        on. The events share one delivery callback instead of a result each, so a batch
+        is the fast way in; failures also reach `flush()`.
+        """
+        batch = BatchDelivery(
+            self._producer.poll, self._batch_delivery_failed, native=self.contract.native
+        )
+        self._open_batches.append(batch)
+        fast = self._fast if self._fast is not _UNBUILT else self._build_fast_path()
+        with cyclic_gc_paused():
+            self._produce_batch(events, batch, fast, traceparent)
+        return batch
+
+    def _produce_batch(
+        self,
+        events: Sequence[ChangeEvent[Any]],
+        batch: BatchDelivery,
+        fast: Any | None,
+        traceparent: str | None,
+    ) -> None:
+        index, count = 0, len(events)
+        while index < count:
+            if fast is not None:
+                index = fast.produce_many(events, index, self._producer, batch.tracker, traceparent)
+                if index >= count:
+                    break
+            try:  # the fast path left this one to Python: it decides and names the error
+                record = self.prepare(events[index], traceparent=traceparent)
+                self._produce_for_batch(record, batch)
+            except GovbusError as exc:
+                batch.refused.append(Refusal(index, exc))
+            index += 1
+
+    def _produce_for_batch(self, record: OutgoingRecord, batch: BatchDelivery) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    on_delivery=batch.tracker,
+                    headers=record.headers,
+                )
+                break
+            except BufferError:
+                self._producer.poll(_BACKPRESSURE_POLL)
+            except Exception as exc:  # KafkaException: fatal producer state, unknown topic...
+                raise GovbusError(
+                    ErrorCode.BROKER_UNAVAILABLE,
+                    f"could not produce to {record.topic}: {type(exc).__name__}",
+                ) from exc
+        batch.tracker.count_produced(record.topic)
 
     def send(
         self, record: OutgoingRecord, *, on_delivery: DeliveryCallback | None = None
@@ -256,7 +358,10 @@ class Publisher:
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve delivery reports; returns how many were served."""
-        return self._producer.poll(timeout)
+        served = self._producer.poll(timeout)
+        if self._open_batches:
+            self._settle_batches()
+        return served
 
     def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
         """Wait for every outstanding delivery; returns the failures since the last flush.
@@ -268,6 +373,7 @@ class Publisher:
         remaining = self._producer.flush(timeout)
         while remaining and time.monotonic() < deadline:
             remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
+        self._settle_batches()
         failures, self._failures = self._failures, []
         return failures
 
@@ -290,6 +396,31 @@ class Publisher:
 
     # -- delivery reports (called from poll/flush) -------------------------------------
 
+    def _settle_batches(self) -> None:
+        """Count the deliveries of finished batches (per topic) and let them go."""
+        still_open = []
+        for batch in self._open_batches:
+            if not batch.done():
+                still_open.append(batch)
+                continue
+            failed_by_topic: dict[str, int] = {}
+            for failure in batch.failures:
+                failed_by_topic[failure.topic] = failed_by_topic.get(failure.topic, 0) + 1
+            for topic, produced in batch.tracker.produced_by_topic().items():
+                delivered = produced - failed_by_topic.get(topic, 0)
+                if delivered:
+                    PUBLISH_DELIVERED.labels(self.department, topic).inc(delivered)
+        self._open_batches = still_open
+
+    def _batch_delivery_failed(self, batch: BatchDelivery, err: Any, msg: Any) -> None:
+        event_id = ""
+        for name, value in msg.headers() or ():
+            if name == "ce_id" and value is not None:
+                event_id = value.decode("utf-8", errors="replace")
+                break
+        failure = self._delivery_failure(event_id, str(msg.topic()), err)
+        batch.failures.append(failure)
+
     def _delivered(self, result: DeliveryResult, err: Any, msg: Any) -> None:
         if err is None:
             counter = self._delivered_counters.get(result.topic)
@@ -299,19 +430,23 @@ class Publisher:
             counter.inc()
             result._delivered(msg.partition(), msg.offset())
             return
+        result._failed(self._delivery_failure(result.event_id, result.topic, err))
+
+    def _delivery_failure(self, event_id: str, topic: str, err: Any) -> DeliveryFailure:
+        """Count, log and keep (for `flush()`) one event the broker did not take."""
         code = failure_code(err)
-        failure = DeliveryFailure(result.event_id, result.topic, code, str(err.str()))
-        PUBLISH_DELIVERY_FAILED.labels(self.department, result.topic, str(code)).inc()
+        failure = DeliveryFailure(event_id, topic, code, str(err.str()))
+        PUBLISH_DELIVERY_FAILED.labels(self.department, topic, str(code)).inc()
         log.error(
             "publish_delivery_failed",
             department=self.department,
-            topic=result.topic,
-            event_id=result.event_id,
+            topic=topic,
+            event_id=event_id,
             code=str(code),
             reason=failure.message,
         )
         self._failures.append(failure)
-        result._failed(failure)
+        return failure
 
 
 class _TrackedDelivery(DeliveryResult):

@@ -16,11 +16,14 @@ class InMemoryMessage:
     topic_name: str
     value: bytes
     key: bytes
-    headers: list[tuple[str, bytes]]
+    header_pairs: list[tuple[str, bytes]]
     offset_number: int = -1
 
     def topic(self) -> str:
         return self.topic_name
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return self.header_pairs
 
     def partition(self) -> int:
         return 0

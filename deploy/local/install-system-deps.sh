@@ -3,6 +3,8 @@
 #   PostgreSQL server binaries: throwaway test servers (govbus dev postgres, pg fixtures)
 #   Chromium:                   browser tests of the gateway
 #   Java + Maven:               the local Kafka broker (jars fetched by `govbus dev kafka fetch`)
+#   cargo (Rust):               the native hot paths in native/ (rustup's, else Debian's;
+#                               pyo3 needs rustc >= 1.74, so Debian 12's 1.63 is too old)
 # Idempotent: does nothing when everything is present. Installs only as root; otherwise
 # prints what is missing and exits non-zero.
 set -euo pipefail
@@ -12,6 +14,7 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgres
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v java >/dev/null || missing+=(java)
 command -v mvn >/dev/null || missing+=(maven)
+command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || missing+=(cargo)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "system deps: all present"

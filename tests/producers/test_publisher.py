@@ -58,7 +58,7 @@ def test_publish_sends_to_the_resource_topic_with_cloudevent_headers(contract: C
     [message] = producer.log
     assert message.topic_name == "govbus.base.person"
     assert CITIZEN_ID.encode() not in message.key  # persons are keyed by pseudonym
-    attributes = parse_cloudevent_headers(message.headers)
+    attributes = parse_cloudevent_headers(message.headers())
     assert attributes.id == str(event.event_id)
     assert attributes.department == "PSB"
     assert attributes.traceparent is not None

@@ -115,3 +115,35 @@ def test_an_unreachable_broker_is_broker_unavailable(contract: Contract) -> None
     with pytest.raises(GovbusError) as caught:
         result.result(0)
     assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE
+
+
+def test_a_batch_reaches_the_broker_in_order_with_refusals_left_out(
+    kafka: KafkaEndpoint, contract: Contract
+) -> None:
+    settings = Settings(bootstrap_servers=kafka.bootstrap_servers)
+    ensure_topics(kafka.client_config(), [TOPIC], partitions=1)
+    start = end_offsets(kafka, TOPIC)
+    events = [
+        PersonChanged.upsert(
+            department="PSB",
+            key=CITIZEN_ID if n % 7 else "110105194912310021",  # every 7th: bad check digit
+            sequence=n,
+            data=PersonData(name=f"n{n}"),
+        )
+        for n in range(3000)
+    ]
+    with Publisher("PSB", settings, contract=contract) as publisher:
+        batch = publisher.publish_many(events)
+        receipt = batch.result(timeout=60)
+    refused = {r.index for r in receipt.refused}
+    assert refused == {n for n in range(3000) if n % 7 == 0}
+    assert {r.error.code for r in receipt.refused} == {ErrorCode.INVALID_IDENTIFIER}
+    accepted = [e for n, e in enumerate(events) if n not in refused]
+    assert receipt.delivered == len(accepted) and receipt.failed == ()
+    wanted = {str(e.event_id) for e in events}
+    found = [
+        contract.decode(TOPIC, value)
+        for value, headers in read_from(kafka, start)
+        if parse_cloudevent_headers(headers).id in wanted
+    ]
+    assert found == accepted  # all of them, once, in order

@@ -1,0 +1,24 @@
+//! Native hot paths of govbus, loaded by `govbus/_native.py` when built.
+//!
+//! Each piece gives exactly the result of the Python code it replaces (the Python tests
+//! compare them byte for byte); anything outside what it covers is refused at build time
+//! so that the Python path keeps it.
+
+use pyo3::prelude::*;
+
+mod avro;
+mod identifiers;
+mod pseudonym;
+mod publish;
+mod record;
+
+#[pymodule]
+fn govbus_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<avro::AvroEncoder>()?;
+    m.add_class::<pseudonym::Pseudonymizer>()?;
+    m.add_class::<record::RecordMaker>()?;
+    m.add_class::<publish::FastPath>()?;
+    m.add_class::<publish::BatchTracker>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! The publisher's fast path: every check of `Publisher.prepare` and the record, in one
+//! call per event, and a produce loop for batches.
+//!
+//! Only verdicts that pass are taken here. An event the fast path is not sure of (a check
+//! fails, an identifier not in its normal form, an encoding error, a size over the limit,
+//! an event type without a route) is handed back to Python, whose checks decide it and
+//! name the error, with the same codes, logs and metrics as always.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyBufferError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+
+use crate::identifiers::{citizen_id_parts, uscc_ok};
+use crate::record::{Parts, RecordMaker};
+
+#[derive(Clone, Copy)]
+enum Identifier {
+    CitizenId,
+    Uscc,
+}
+
+/// One event class of one resource, for one department.
+struct Route {
+    class: Py<PyType>,
+    code: Py<PyString>,
+    topic: Py<PyString>,
+    maker: Py<RecordMaker>,
+    identifier: Identifier,
+    /// The fields this department is the authoritative source of (一数一源).
+    sourced_fields: HashSet<String>,
+    /// The department is the key's authority, so it may delete.
+    may_delete: bool,
+}
+
+#[pyclass(frozen, module = "govbus_native")]
+pub struct FastPath {
+    department: String,
+    routes: Vec<Route>,
+    max_bytes: usize,
+    /// `govbus._identifiers.known_birth_place(area_code, year)`.
+    known_birth_place: Py<PyAny>,
+    birth_places: Mutex<HashMap<(u32, i32), bool>>,
+}
+
+const BIRTH_PLACE_CACHE: usize = 65_536;
+const BACKPRESSURE_POLL: f64 = 0.05;
+
+#[pymethods]
+impl FastPath {
+    /// `routes`: (event class, resource code, topic, record maker, "citizen_id" or
+    /// "uscc", sourced field names, may delete) for each covered resource.
+    #[new]
+    fn new(
+        department: String,
+        routes: &Bound<'_, PyList>,
+        max_bytes: usize,
+        known_birth_place: Py<PyAny>,
+    ) -> PyResult<Self> {
+        let mut parsed = Vec::new();
+        for route in routes.iter() {
+            let (class, code, topic, maker, identifier, fields, may_delete): (
+                Bound<'_, PyType>,
+                Bound<'_, PyString>,
+                Bound<'_, PyString>,
+                Py<RecordMaker>,
+                String,
+                HashSet<String>,
+                bool,
+            ) = route.extract()?;
+            let identifier = match identifier.as_str() {
+                "citizen_id" => Identifier::CitizenId,
+                "uscc" => Identifier::Uscc,
+                other => {
+                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                        "no fast identifier check {other}"
+                    )))
+                }
+            };
+            parsed.push(Route {
+                class: class.unbind(),
+                code: code.unbind(),
+                topic: topic.unbind(),
+                maker,
+                identifier,
+                sourced_fields: fields,
+                may_delete,
+            });
+        }
+        Ok(Self {
+            department,
+            routes: parsed,
+            max_bytes,
+            known_birth_place,
+            birth_places: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// (event id, resource code, topic, key, value, headers) if every check passes,
+    /// None if Python must decide.
+    #[pyo3(signature = (event, traceparent=None))]
+    fn prepare<'py>(
+        &self,
+        event: &Bound<'py, PyAny>,
+        traceparent: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let py = event.py();
+        let Some((route_index, parts)) = self.checked_record(event, traceparent)? else {
+            return Ok(None);
+        };
+        let route = &self.routes[route_index];
+        Ok(Some(PyTuple::new(
+            py,
+            [
+                parts.event_id.into_any(),
+                route.code.bind(py).clone().into_any(),
+                route.topic.bind(py).clone().into_any(),
+                parts.key.into_any(),
+                parts.value.into_any(),
+                parts.headers.into_any(),
+            ],
+        )?))
+    }
+
+    /// Produce `events[start:]` until one needs Python; returns its index (or the length).
+    ///
+    /// Each record goes to `producer.produce` with `tracker` as its delivery callback; a
+    /// full local queue is served with `producer.poll` and the record produced again, so
+    /// nothing is dropped. Any other error from `produce` hands the event back too.
+    #[pyo3(signature = (events, start, producer, tracker, traceparent=None))]
+    fn produce_many<'py>(
+        &self,
+        events: &Bound<'py, PyAny>,
+        start: usize,
+        producer: &Bound<'py, PyAny>,
+        tracker: &Bound<'py, BatchTracker>,
+        traceparent: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<usize> {
+        let py = events.py();
+        let produce = producer.getattr(intern!(py, "produce"))?;
+        let poll = producer.getattr(intern!(py, "poll"))?;
+        let count = events.len()?;
+        let mut produced = vec![0u64; self.routes.len()];
+        let mut index = start;
+        while index < count {
+            let event = events.get_item(index)?;
+            let Some((route_index, parts)) = self.checked_record(&event, traceparent)? else {
+                break;
+            };
+            let route = &self.routes[route_index];
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "value"), parts.value)?;
+            kwargs.set_item(intern!(py, "key"), parts.key)?;
+            kwargs.set_item(intern!(py, "headers"), parts.headers)?;
+            kwargs.set_item(intern!(py, "on_delivery"), tracker)?;
+            let args = (route.topic.bind(py),);
+            let accepted = loop {
+                match produce.call(args.clone(), Some(&kwargs)) {
+                    Ok(_) => break true,
+                    Err(err) if err.is_instance_of::<PyBufferError>(py) => {
+                        poll.call1((BACKPRESSURE_POLL,))?;
+                    }
+                    Err(_) => break false,
+                }
+            };
+            if !accepted {
+                break;
+            }
+            produced[route_index] += 1;
+            index += 1;
+        }
+        let tracker = tracker.get();
+        for (route, n) in self.routes.iter().zip(produced) {
+            if n > 0 {
+                tracker.add_produced(route.topic.bind(py).to_str()?, n);
+            }
+        }
+        Ok(index)
+    }
+}
+
+impl FastPath {
+    fn checked_record<'py>(
+        &self,
+        event: &Bound<'py, PyAny>,
+        traceparent: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Option<(usize, Parts<'py>)>> {
+        let py = event.py();
+        let class = event.get_type();
+        let Some(route_index) = self.routes.iter().position(|r| class.is(r.class.bind(py))) else {
+            return Ok(None);
+        };
+        let route = &self.routes[route_index];
+        let fields = event.getattr(intern!(py, "__dict__"))?;
+        let Ok(fields) = fields.cast::<PyDict>() else {
+            return Ok(None);
+        };
+        let Some(department) = fields.get_item(intern!(py, "source_department"))? else {
+            return Ok(None);
+        };
+        let Ok(department) = department.cast::<PyString>() else {
+            return Ok(None);
+        };
+        if department.to_str()? != self.department {
+            return Ok(None);
+        }
+        let Some(key) = fields.get_item(intern!(py, "entity_key"))? else {
+            return Ok(None);
+        };
+        let Ok(key) = key.cast::<PyString>() else {
+            return Ok(None);
+        };
+        let key = key.to_str()?;
+        let identifier_ok = match route.identifier {
+            Identifier::Uscc => uscc_ok(key),
+            Identifier::CitizenId => match citizen_id_parts(key) {
+                Some((area, year)) => self.birth_place_known(py, area, year, &key[..6])?,
+                None => false,
+            },
+        };
+        if !identifier_ok || !self.authority_ok(route, fields)? {
+            return Ok(None);
+        }
+        let parts = match route.maker.get().make_parts(fields, traceparent) {
+            Ok(parts) => parts,
+            Err(_) => return Ok(None), // Python re-encodes and names the mismatch
+        };
+        if parts.size > self.max_bytes {
+            return Ok(None);
+        }
+        Ok(Some((route_index, parts)))
+    }
+
+    /// `check_authority`'s verdict: a DELETE by the key's authority, or an UPSERT of
+    /// at least one field, all sourced from this department.
+    fn authority_ok(&self, route: &Route, fields: &Bound<'_, PyDict>) -> PyResult<bool> {
+        let py = fields.py();
+        let Some(operation) = fields.get_item(intern!(py, "operation"))? else {
+            return Ok(false);
+        };
+        let Ok(operation) = operation.cast::<PyString>() else {
+            return Ok(false);
+        };
+        match operation.to_str()? {
+            "DELETE" => Ok(route.may_delete),
+            "UPSERT" => {
+                let Some(changed) = fields.get_item(intern!(py, "changed_fields"))? else {
+                    return Ok(false);
+                };
+                let Ok(changed) = changed.cast::<PyTuple>() else {
+                    return Ok(false);
+                };
+                if changed.is_empty() {
+                    return Ok(false);
+                }
+                for name in changed.iter() {
+                    let Ok(name) = name.cast::<PyString>() else {
+                        return Ok(false);
+                    };
+                    if !route.sourced_fields.contains(name.to_str()?) {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn birth_place_known(
+        &self,
+        py: Python<'_>,
+        area: u32,
+        year: i32,
+        area_text: &str,
+    ) -> PyResult<bool> {
+        if let Some(known) = self
+            .birth_places
+            .lock()
+            .expect("not poisoned")
+            .get(&(area, year))
+        {
+            return Ok(*known);
+        }
+        let known: bool = self
+            .known_birth_place
+            .bind(py)
+            .call1((area_text, year))?
+            .extract()?;
+        let mut cache = self.birth_places.lock().expect("not poisoned");
+        if cache.len() >= BIRTH_PLACE_CACHE {
+            cache.clear(); // bounded; refilled from Python's own cache
+        }
+        cache.insert((area, year), known);
+        Ok(known)
+    }
+}
+
+impl BatchTracker {
+    fn add_produced(&self, topic: &str, n: u64) {
+        self.produced.fetch_add(n, Ordering::Relaxed);
+        let mut counts = self.produced_by_topic.lock().expect("not poisoned");
+        match counts.get_mut(topic) {
+            Some(count) => *count += n,
+            None => {
+                counts.insert(topic.to_owned(), n);
+            }
+        }
+    }
+}
+
+/// The delivery callback of a batch: counts acknowledgements, hands failures to Python.
+#[pyclass(frozen, module = "govbus_native")]
+pub struct BatchTracker {
+    produced: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    produced_by_topic: Mutex<HashMap<String, u64>>,
+    /// Called as `on_failure(err, msg)` for each record the broker did not take.
+    on_failure: Py<PyAny>,
+}
+
+#[pymethods]
+impl BatchTracker {
+    #[new]
+    fn new(on_failure: Py<PyAny>) -> Self {
+        Self {
+            produced: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            produced_by_topic: Mutex::new(HashMap::new()),
+            on_failure,
+        }
+    }
+
+    fn __call__(&self, err: &Bound<'_, PyAny>, msg: &Bound<'_, PyAny>) -> PyResult<()> {
+        if err.is_none() {
+            self.delivered.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.on_failure.bind(err.py()).call1((err, msg))?;
+        Ok(())
+    }
+
+    /// Count a record produced by the Python path.
+    fn count_produced(&self, topic: &str) {
+        self.add_produced(topic, 1);
+    }
+
+    #[getter]
+    fn produced(&self) -> u64 {
+        self.produced.load(Ordering::Relaxed)
+    }
+
+    #[getter]
+    fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    #[getter]
+    fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    fn produced_by_topic(&self) -> HashMap<String, u64> {
+        self.produced_by_topic.lock().expect("not poisoned").clone()
+    }
+}

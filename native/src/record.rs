@@ -1,0 +1,261 @@
+//! A change event to the parts of its Kafka record in one call: event id, key, value,
+//! CloudEvents headers and size. The counterpart of `Publisher._encode`'s Python path
+//! (`Contract.encode`, `Contract.record_key`, `cloudevent_headers`), with the same output.
+//!
+//! The header order and constant values come from Python (`_envelope.header_template`);
+//! the template's empty slots are filled per event: `ce_id`, `ce_time`, `ce_subject`.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBytes, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyList, PyString,
+    PyTimeAccess, PyTuple, PyType, PyTzInfoAccess,
+};
+
+use crate::avro::{canonical_uuid, AvroEncoder};
+use crate::pseudonym::Pseudonymizer;
+
+enum Slot {
+    Constant(Py<PyTuple>),
+    EventId(Py<PyString>),
+    Time(Py<PyString>),
+    Subject(Py<PyString>),
+}
+
+#[pyclass(frozen, module = "govbus_native")]
+pub struct RecordMaker {
+    encoder: Py<AvroEncoder>,
+    prefix: Vec<u8>,
+    pseudonymizer: Option<Py<Pseudonymizer>>,
+    template: Vec<Slot>,
+    constant_size: usize,
+    uuid_type: Py<PyType>,
+    utc: Py<PyAny>,
+}
+
+#[pymethods]
+impl RecordMaker {
+    /// `template`: (name, value) pairs in header order, value None for a per-event slot.
+    #[new]
+    #[pyo3(signature = (encoder, prefix, pseudonymizer, template))]
+    fn new(
+        encoder: Py<AvroEncoder>,
+        prefix: &[u8],
+        pseudonymizer: Option<Py<Pseudonymizer>>,
+        template: &Bound<'_, PyList>,
+    ) -> PyResult<Self> {
+        let py = template.py();
+        let mut slots = Vec::new();
+        let mut constant_size = 0;
+        for entry in template.iter() {
+            let (name, value): (Bound<'_, PyString>, Option<Bound<'_, PyBytes>>) =
+                entry.extract()?;
+            let name_text = name.to_str()?.to_owned();
+            slots.push(match (name_text.as_str(), value) {
+                (_, Some(bytes)) => {
+                    constant_size += name_text.len() + bytes.as_bytes().len();
+                    Slot::Constant(PyTuple::new(py, [name.into_any(), bytes.into_any()])?.unbind())
+                }
+                ("ce_id", None) => Slot::EventId(name.unbind()),
+                ("ce_time", None) => Slot::Time(name.unbind()),
+                ("ce_subject", None) => Slot::Subject(name.unbind()),
+                (other, None) => {
+                    return Err(PyValueError::new_err(format!(
+                        "no per-event value for {other}"
+                    )))
+                }
+            });
+        }
+        Ok(Self {
+            encoder,
+            prefix: prefix.to_vec(),
+            pseudonymizer,
+            template: slots,
+            constant_size,
+            uuid_type: py
+                .import("uuid")?
+                .getattr("UUID")?
+                .cast_into::<PyType>()?
+                .unbind(),
+            utc: py
+                .import("datetime")?
+                .getattr("timezone")?
+                .getattr("utc")?
+                .unbind(),
+        })
+    }
+
+    /// (event id, key, value, headers, size) of one event's record.
+    #[pyo3(signature = (event, traceparent=None))]
+    fn make<'py>(
+        &self,
+        event: &Bound<'py, PyAny>,
+        traceparent: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = event.py();
+        let fields = event.getattr(intern!(py, "__dict__"))?;
+        let parts = self.make_parts(fields.cast::<PyDict>()?, traceparent)?;
+        PyTuple::new(
+            py,
+            [
+                parts.event_id.into_any(),
+                parts.key.into_any(),
+                parts.value.into_any(),
+                parts.headers.into_any(),
+                parts.size.into_pyobject(py)?.into_any(),
+            ],
+        )
+    }
+}
+
+/// The parts of one event's Kafka record.
+pub struct Parts<'py> {
+    pub event_id: Bound<'py, PyString>,
+    pub key: Bound<'py, PyBytes>,
+    pub value: Bound<'py, PyBytes>,
+    pub headers: Bound<'py, PyList>,
+    pub size: usize,
+}
+
+impl RecordMaker {
+    /// The record of the event whose fields (its `__dict__`) are `fields`.
+    pub fn make_parts<'py>(
+        &self,
+        fields: &Bound<'py, PyDict>,
+        traceparent: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Parts<'py>> {
+        let py = fields.py();
+        let get = |name: &Bound<'py, PyString>| -> PyResult<Bound<'py, PyAny>> {
+            fields
+                .get_item(name)?
+                .ok_or_else(|| PyValueError::new_err(format!("event has no {}", name)))
+        };
+
+        let id_value = get(intern!(py, "event_id"))?;
+        let event_id = if id_value.get_type().is(self.uuid_type.bind(py)) {
+            let number: u128 = id_value.getattr(intern!(py, "int"))?.extract()?;
+            PyString::new(
+                py,
+                std::str::from_utf8(&canonical_uuid(number)).expect("ascii"),
+            )
+        } else {
+            id_value.str()?
+        };
+
+        let entity_key = get(intern!(py, "entity_key"))?;
+        let entity_key = entity_key.cast::<PyString>()?.to_str()?;
+        let subject = match &self.pseudonymizer {
+            Some(pseudonymizer) => PyString::new(py, &pseudonymizer.get().pseudonym(entity_key)),
+            None => PyString::new(py, entity_key),
+        };
+        let key = PyBytes::new(py, subject.to_str()?.as_bytes());
+
+        let mut value = Vec::with_capacity(512);
+        value.extend_from_slice(&self.prefix);
+        self.encoder.get().write_value(fields, &mut value)?;
+        let value = PyBytes::new(py, &value);
+
+        let mut size = key.as_bytes().len() + value.as_bytes().len() + self.constant_size;
+        let headers = PyList::empty(py);
+        for slot in &self.template {
+            let (name, bytes) = match slot {
+                Slot::Constant(pair) => {
+                    headers.append(pair.bind(py))?;
+                    continue;
+                }
+                Slot::EventId(name) => (name, PyBytes::new(py, event_id.to_str()?.as_bytes())),
+                Slot::Subject(name) => (name, key.clone()),
+                Slot::Time(name) => {
+                    let moment = get(intern!(py, "occurred_at"))?;
+                    let text = match self.isoformat(&moment)? {
+                        Some(text) => text,
+                        None => moment
+                            .call_method0(intern!(py, "isoformat"))?
+                            .extract::<String>()?,
+                    };
+                    (name, PyBytes::new(py, text.as_bytes()))
+                }
+            };
+            size += name.bind(py).to_str()?.len() + bytes.as_bytes().len();
+            headers.append((name.bind(py), bytes))?;
+        }
+        if let Some(parent) = traceparent {
+            let text = parent.to_str()?;
+            if !text.is_empty() {
+                size += "traceparent".len() + text.len();
+                headers.append(("traceparent", PyBytes::new(py, text.as_bytes())))?;
+            }
+        }
+        Ok(Parts {
+            event_id,
+            key,
+            value,
+            headers,
+            size,
+        })
+    }
+
+    /// `datetime.isoformat()` of an aware datetime (exact type); None for anything else.
+    fn isoformat(&self, value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+        if !value.is_exact_instance_of::<PyDateTime>() {
+            return Ok(None);
+        }
+        let moment = value.cast::<PyDateTime>()?;
+        let Some(tzinfo) = moment.get_tzinfo() else {
+            return Ok(None);
+        };
+        let mut text = String::with_capacity(32);
+        push_digits(&mut text, moment.get_year() as u32, 4);
+        text.push('-');
+        push_digits(&mut text, u32::from(moment.get_month()), 2);
+        text.push('-');
+        push_digits(&mut text, u32::from(moment.get_day()), 2);
+        text.push('T');
+        push_digits(&mut text, u32::from(moment.get_hour()), 2);
+        text.push(':');
+        push_digits(&mut text, u32::from(moment.get_minute()), 2);
+        text.push(':');
+        push_digits(&mut text, u32::from(moment.get_second()), 2);
+        if moment.get_microsecond() != 0 {
+            text.push('.');
+            push_digits(&mut text, moment.get_microsecond(), 6);
+        }
+        if tzinfo.is(self.utc.bind(value.py())) {
+            text.push_str("+00:00");
+            return Ok(Some(text));
+        }
+        let offset = value.call_method0(intern!(value.py(), "utcoffset"))?;
+        let Ok(delta) = offset.cast::<PyDelta>() else {
+            return Ok(None);
+        };
+        // CPython's format_utcoffset: sign, then HH:MM[:SS[.ffffff]] of the magnitude.
+        let mut micros = (delta.get_days() as i64 * 86_400 + delta.get_seconds() as i64)
+            * 1_000_000
+            + delta.get_microseconds() as i64;
+        let sign = if micros < 0 { '-' } else { '+' };
+        micros = micros.abs();
+        let (seconds, fraction) = (micros / 1_000_000, micros % 1_000_000);
+        text.push_str(&format!(
+            "{sign}{:02}:{:02}",
+            seconds / 3600,
+            seconds % 3600 / 60
+        ));
+        if seconds % 60 != 0 || fraction != 0 {
+            text.push_str(&format!(":{:02}", seconds % 60));
+            if fraction != 0 {
+                text.push_str(&format!(".{fraction:06}"));
+            }
+        }
+        Ok(Some(text))
+    }
+}
+
+/// `n` in decimal, zero-padded to at least `width` digits.
+fn push_digits(text: &mut String, n: u32, width: usize) {
+    let digits = n.to_string();
+    for _ in digits.len()..width {
+        text.push('0');
+    }
+    text.push_str(&digits);
+}

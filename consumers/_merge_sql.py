@@ -114,15 +114,25 @@ def _upsert_insert(
     else:
         names = shape.fields
         seqs, srcs = [s] * len(names), [stamp] * len(names)
-        keys = [s, stamp] if shape.key_authority else []
+        keys = [s, stamp] if _restore_carrier(shape) == KEY_FIELD else []
     targets = ["entity_key", *names, *map(seq, names), *map(src, names)]
     exprs = [refs["entity_key"], *(refs[n] for n in names), *seqs, *srcs]
-    if keys:  # `_key` takes a key-authority upsert's stamp
+    if keys:  # `excluded._key__*`: a key-authority upsert's stamp, for the restore
         targets += [seq(KEY_FIELD), src(KEY_FIELD)]
         exprs += keys
     targets.append("updated_at")
     exprs.append(refs["updated_at"])
     return _source(TABLES[kind], targets, exprs, sqlite, rows_from)
+
+
+def _restore_carrier(shape: UpsertShape | None) -> str:
+    """The field whose `excluded` sequence and stamp are those of a key-authority upsert.
+
+    In a shape that sets fields, any of them (they all carry the event's); otherwise `_key`,
+    written for that purpose only. The stored `_key__*` columns are never read: the restore
+    compares the upsert being merged with the tombstone, not with earlier upserts.
+    """
+    return shape.fields[0] if shape is not None and shape.fields else KEY_FIELD
 
 
 def _newer(table: str, name: str) -> str:
@@ -164,22 +174,18 @@ def upsert_sql(
                 f"{column} = CASE WHEN {newer} THEN excluded.{column} ELSE {table}.{column} END"
             )
     if shape is None or shape.key_authority:
+        carrier = _restore_carrier(shape)
         restore = (
-            f"{table}.deleted AND excluded.{seq(KEY_FIELD)} > "
+            f"{table}.deleted AND excluded.{seq(carrier)} > "
             f"coalesce({table}.{seq(RECORD_FIELD)}, -1)"
         )
         conditions.append(restore)
         for target, source in (
-            (seq(RECORD_FIELD), seq(KEY_FIELD)),
-            (src(RECORD_FIELD), src(KEY_FIELD)),
+            (seq(RECORD_FIELD), seq(carrier)),
+            (src(RECORD_FIELD), src(carrier)),
         ):
             sets.append(
                 f"{target} = CASE WHEN {restore} THEN excluded.{source} ELSE {table}.{target} END"
-            )
-        key_newer = _newer(table, KEY_FIELD)
-        for column in (seq(KEY_FIELD), src(KEY_FIELD)):
-            sets.append(
-                f"{column} = CASE WHEN {key_newer} THEN excluded.{column} ELSE {table}.{column} END"
             )
         false = "0" if sqlite else "false"
         sets.append(f"deleted = CASE WHEN {restore} THEN {false} ELSE {table}.deleted END")

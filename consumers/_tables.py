@@ -19,8 +19,9 @@ RECORD_FIELD = "_record"
 """Pseudo-field whose provenance says which event last created, deleted or restored a record."""
 
 KEY_FIELD = "_key"
-"""Pseudo-field holding the newest upsert of the key authority: the candidate for a restore
-of a deleted record. Not shown as provenance."""
+"""Pseudo-field whose columns carry a key-authority upsert's stamp into the merge statement
+when no field does (`consumers._merge_sql`), for the restore of a deleted record. Written
+on insert only, never read, not shown as provenance."""
 
 TABLES: dict[EntityKind, str] = {
     EntityKind.PERSON: "persons",

@@ -104,6 +104,8 @@ class ReferenceModel:
     catalog: Catalog
     records: dict[tuple[EntityKind, str], ReferenceRecord] = field(default_factory=dict)
     seen: set[uuid.UUID] = field(default_factory=set)
+    stale_fields: int = 0
+    """Fields (and tombstones) an event carried but could not apply: not newer."""
 
     def apply(self, event: ChangeEvent[Any]) -> None:
         if event.event_id in self.seen:
@@ -123,6 +125,8 @@ class ReferenceModel:
                 record.values = {}
                 record.deleted = True
                 record.sequences.update(dict.fromkeys(own, s))
+            else:
+                self.stale_fields += 1
             return
         for name, value in event.changed_values().items():
             if resource.field(name).authority != event.source_department:
@@ -130,6 +134,8 @@ class ReferenceModel:
             if s > record.sequences.get(name, -1):
                 record.values[name] = value
                 record.sequences[name] = s
+            else:
+                self.stale_fields += 1
         if (
             record.deleted
             and event.source_department == key_authority
@@ -147,6 +153,19 @@ class ReferenceModel:
             for (k, key), r in self.records.items()
             if k is kind
         }
+
+    def sequences(self, kind: EntityKind) -> dict[str, dict[str, int]]:
+        """Per record, the source sequence of each field (and `_record`) that has one."""
+        return {key: dict(r.sequences) for (k, key), r in self.records.items() if k is kind}
+
+
+def store_sequences(store: Any, kind: EntityKind) -> dict[str, dict[str, int]]:
+    """Per record, the source sequence in each field's stored provenance."""
+    found: dict[str, dict[str, int]] = {}
+    for key, _, _ in store.iter_records(kind):
+        record = store.record(kind, key)
+        found[key] = {p.field: p.source_sequence for p in record.provenance}
+    return found
 
 
 def store_state(store: Any, kind: EntityKind) -> dict[str, tuple[dict[str, Any], bool]]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import gc
 import random
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -195,7 +195,8 @@ class _Rows:
 
     catalog: Catalog
     applied_us: int
-    result: BatchResult
+    applied_events: int = 0
+    refused_fields: int = 0
     by_kind: dict[EntityKind, _KindRows] = field(default_factory=dict)
     targets: dict[tuple[EntityKind, str | None], tuple[_Rules, _KindRows] | None] = field(
         default_factory=dict
@@ -222,6 +223,17 @@ class _Rows:
         self.targets[cache_key] = found
         return found
 
+    def add(self, event: ChangeEvent[Any]) -> None:
+        found = self.target(event)
+        if found is None:  # no resource for it: every field refused
+            self.refused_fields += len(event.changed_fields) or 1
+            return
+        self.applied_events += 1
+        if event.operation == "DELETE":
+            self.add_delete(*found, event)
+        else:
+            self.add_upsert(*found, event)
+
     def stamp(self, event: ChangeEvent[Any]) -> str:
         # One text per event, shared by every field it sets.
         occurred = (event.occurred_at - EPOCH) // MICROSECOND
@@ -231,7 +243,7 @@ class _Rows:
         data = event.data
         plan = rules.plan(event.source_department, event.changed_fields if data is not None else ())
         if plan.refused:
-            self.result.refused_fields += plan.refused
+            self.refused_fields += plan.refused
         key = event.entity_key
         # Sent even if every field was refused: the record exists from its first event on.
         row: MergeRow = [key, *plan.values(data), event.source_sequence, self.stamp(event), None]
@@ -248,7 +260,7 @@ class _Rows:
 
     def add_delete(self, rules: _Rules, rows: _KindRows, event: ChangeEvent[Any]) -> None:
         if event.source_department != rules.key_authority:
-            self.result.refused_fields += 1
+            self.refused_fields += 1
             return
         row: MergeRow = [event.entity_key, event.source_sequence, self.stamp(event), None]
         deletes = rows.round_for(event.entity_key).deletes
@@ -293,8 +305,11 @@ def _quarantine_rows(rejected: list[RejectedRecord], at: datetime) -> list[Quara
 
 @dataclass(slots=True)
 class _Scan:
-    """A batch read in one pass, before its transaction: what it holds, by partition."""
+    """A batch read in one pass, before its transaction: what it holds, by partition, and
+    its merge rows, made before knowing which ids were applied in earlier batches (usually
+    none: else they are made again without those)."""
 
+    rows: _Rows
     lowest: dict[TopicPartition, int] = field(default_factory=dict)
     """Partition → its lowest offset in the batch."""
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
@@ -305,9 +320,9 @@ class _Scan:
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
-def _scan(items: Sequence[BatchItem]) -> _Scan:
-    scan = _Scan()
-    lowest, next_offsets, events = scan.lowest, scan.next_offsets, scan.events
+def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime) -> _Scan:
+    scan = _Scan(_Rows(catalog, epoch_us(now)))
+    lowest, next_offsets, events, add = scan.lowest, scan.next_offsets, scan.events, scan.rows.add
     for item in items:
         position = item.position
         tp = (position.topic, position.partition)
@@ -318,53 +333,47 @@ def _scan(items: Sequence[BatchItem]) -> _Scan:
             lowest[tp] = offset
         if isinstance(item, SourcedEvent):
             event = item.event
+            n = len(events)
             events.setdefault(event.event_id.int, event)
+            if len(events) > n:
+                add(event)
         else:
             scan.rejected.append(item)
     scan.repeats = len(items) - len(scan.rejected) - len(events)
     return scan
 
 
-def _unique_events(
-    tx: StoreWriter, first: dict[int, ChangeEvent[Any]], repeats: int, result: BatchResult
-) -> list[ChangeEvent[Any]]:
-    """Drop duplicates (outbox retries): ids seen earlier in this batch (`repeats`) or in
-    earlier ones.
+def _merge_rows(catalog: Catalog, events: Iterable[ChangeEvent[Any]], now: datetime) -> _Rows:
+    rows = _Rows(catalog, epoch_us(now))
+    for event in events:
+        rows.add(event)
+    return rows
+
+
+def _unique_rows(
+    tx: StoreWriter, scan: _Scan, catalog: Catalog, now: datetime, result: BatchResult
+) -> _Rows:
+    """The merge rows without duplicates (outbox retries): ids seen earlier in this batch
+    (left out by the scan) or in earlier ones.
 
     Processed ids are kept as one indexed column (16-byte uuid on PostgreSQL) and claimed in
     the batch's transaction, so the check is one statement per batch and exact (counters
     never double count). The per-field sequence check alone would keep state right on
     a retry, since a retry carries the same sequence, but not the counts.
     """
+    first = scan.events
     known = tx.claim_event_ids(first.keys()) if first else set()
-    result.duplicate_events += repeats + len(known)
+    result.duplicate_events += scan.repeats + len(known)
     if not known:
-        return list(first.values())
-    return [event for event_id, event in first.items() if event_id not in known]
+        return scan.rows
+    return _merge_rows(catalog, (e for event_id, e in first.items() if event_id not in known), now)
 
 
-def _merge_rows(
-    catalog: Catalog, events: list[ChangeEvent[Any]], now: datetime, result: BatchResult
-) -> _Rows:
-    rows = _Rows(catalog, epoch_us(now), result)
-    target, add_upsert, add_delete = rows.target, rows.add_upsert, rows.add_delete
-    unknown = 0  # events of no resource: refused
-    for event in events:
-        found = target(event)
-        if found is None:
-            unknown += 1
-            result.refused_fields += len(event.changed_fields) or 1
-        elif event.operation == "DELETE":
-            add_delete(*found, event)
-        else:
-            add_upsert(*found, event)
-    result.applied_events += len(events) - unknown
-    return rows
-
-
-def _write_rows(tx: StoreWriter, rows: _Rows, now: datetime) -> None:
+def _write_rows(tx: StoreWriter, rows: _Rows, now: datetime, result: BatchResult) -> None:
+    result.applied_events += rows.applied_events
+    result.refused_fields += rows.refused_fields
     for kind, kind_rows in rows.by_kind.items():
-        rows.result.stale_fields += tx.merge(kind, kind_rows.rounds, now)
+        result.stale_fields += tx.merge(kind, kind_rows.rounds, now)
     # Any record of the batch may have appeared, been deleted or restored.
     certificates = rows.by_kind.get(EntityKind.CERTIFICATE)
     holders: dict[EntityKind, Collection[str]] = {
@@ -426,7 +435,7 @@ def _apply_once(
     now = now or datetime.now(UTC)
     result = BatchResult()
     with _cyclic_gc_paused():
-        scan = _scan(items)
+        scan = _scan(items, catalog, now)
         with store.transaction() as tx:
             _apply_scanned(tx, items, scan, catalog, group, now, result)
     return result
@@ -445,10 +454,9 @@ def _apply_scanned(
     if all(stored.get(tp, -1) <= low for tp, low in scan.lowest.items()):
         result.next_offsets = scan.next_offsets  # the usual case: nothing applied before
     else:  # a replay after a crash or a rebalance: read the batch again, without those
-        scan = _scan(_fresh_items(items, stored, result))
+        scan = _scan(_fresh_items(items, stored, result), catalog, now)
     rejected = scan.rejected
-    events = _unique_events(tx, scan.events, scan.repeats, result)
-    _write_rows(tx, _merge_rows(catalog, events, now, result), now)
+    _write_rows(tx, _unique_rows(tx, scan, catalog, now, result), now, result)
     if rejected:
         tx.quarantine(_quarantine_rows(rejected, now))
         result.quarantined = len(rejected)

@@ -315,16 +315,16 @@ class PostgresStore:
         self.url = url
         self._conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
         self._migrate()
-        for table in TABLES.values():
-            self._conn.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} "
-                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        for kind, table in TABLES.items():
+            # The merge rows' columns only (every layout's are the generic one's): COPY and
+            # the merge's scan then form and read 16 columns a row rather than the 42 of the
+            # state table and the extras.
+            layout = upsert_layout(kind, None)
+            typed = ", ".join(
+                f"{n} {t}" for n, t in zip(layout, _copy_types(kind, layout), strict=True)
             )
-            # The merge row's own columns (`consumers._merge_sql.ROW_EXTRA`).
             self._conn.execute(
-                f"ALTER TABLE tmp_{table} ADD COLUMN IF NOT EXISTS _seq bigint, "
-                "ADD COLUMN IF NOT EXISTS _src text, ADD COLUMN IF NOT EXISTS _mask bigint, "
-                "ADD COLUMN IF NOT EXISTS _key_authority boolean"
+                f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} ({typed}) ON COMMIT DELETE ROWS"
             )
 
     def _migrate(self) -> None:

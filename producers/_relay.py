@@ -20,7 +20,7 @@ import structlog
 from pydantic import ValidationError
 
 from govbus import EVENT_TYPES, ErrorCode, GovbusError, schema_mismatch
-from producers._delivery import DeliveryFailure, DeliveryResult
+from producers._delivery import DeliveryFailure
 from producers._outbox_store import OutboxRow, OutboxStore
 from producers._publisher import Publisher, refused
 
@@ -57,17 +57,15 @@ def parse_row(row: OutboxRow) -> Any:
         raise schema_mismatch(exc, "outbox payload") from None
 
 
-def acknowledged_in_order(
-    rows: Sequence[OutboxRow], results: dict[int, DeliveryResult]
-) -> list[int]:
+def acknowledged_in_order(rows: Sequence[OutboxRow], delivered: dict[int, bool]) -> list[int]:
     """Positions to mark sent: per aggregate, the acknowledged rows before its first miss."""
     blocked: set[str] = set()
     positions = []
     for row in rows:
-        result = results.get(row.position)
-        if result is None:  # refused: marked separately
+        ok = delivered.get(row.position)
+        if ok is None:  # refused: marked separately
             continue
-        if row.aggregateid in blocked or not result.succeeded():
+        if row.aggregateid in blocked or not ok:
             blocked.add(row.aggregateid)
             continue
         positions.append(row.position)
@@ -75,27 +73,39 @@ def acknowledged_in_order(
 
 
 class _Produced(NamedTuple):
-    results: dict[int, DeliveryResult]
+    delivered: dict[int, bool]  # position -> acknowledged, for every produced row
     refusals: list[tuple[int, str]]
     failures: list[DeliveryFailure]
 
 
 def _produce(rows: Sequence[OutboxRow], publisher: Publisher, ack_timeout: float) -> _Produced:
-    """Parse, check and produce `rows`, then wait for the broker's acks."""
-    results: dict[int, DeliveryResult] = {}
+    """Parse, check and produce `rows` as one batch, then wait for the broker's acks."""
+    events = []
+    positions = []
     refusals: list[tuple[int, str]] = []
     for row in rows:
         try:
-            event = parse_row(row)
+            events.append(parse_row(row))
         except GovbusError as exc:
             refused(publisher.department, "unknown", exc, row.event_id)
             refusals.append((row.position, str(exc.code)))
             continue
-        try:
-            results[row.position] = publisher.send(publisher.prepare(event))
-        except GovbusError as exc:  # counted and logged by the publisher
-            refusals.append((row.position, str(exc.code)))
-    return _Produced(results, refusals, publisher.flush(ack_timeout))
+        positions.append(row.position)
+    batch = publisher.publish_many(events)  # refusals are counted and logged there
+    failures = publisher.flush(ack_timeout)
+    refused_indexes = set()
+    for refusal in batch.refused:
+        refused_indexes.add(refusal.index)
+        refusals.append((positions[refusal.index], str(refusal.error.code)))
+    # Unfinished (flush timed out): nothing counts as acknowledged, the rows stay unsent.
+    settled = batch.done()
+    failed_ids = {f.event_id for f in batch.failures}
+    delivered = {
+        positions[i]: settled and str(event.event_id) not in failed_ids
+        for i, event in enumerate(events)
+        if i not in refused_indexes
+    }
+    return _Produced(delivered, refusals, failures)
 
 
 def _settle(store: OutboxStore, positions: list[int], refusals: list[tuple[int, str]]) -> None:
@@ -120,7 +130,7 @@ def _count(
     stats.refused += len(produced.refusals)
     for _, code in produced.refusals:
         stats.refusals_by_code[code] = stats.refusals_by_code.get(code, 0) + 1
-    unsettled = len(produced.results) - len(positions)
+    unsettled = len(produced.delivered) - len(positions)
     stats.failed += unsettled
     if unsettled:
         log.warning(
@@ -147,7 +157,7 @@ def relay_batch(
         return 0
     produced = _produce(rows, publisher, ack_timeout)
     _pause_if_asked(stats)
-    positions = acknowledged_in_order(rows, produced.results)
+    positions = acknowledged_in_order(rows, produced.delivered)
     _settle(store, positions, produced.refusals)
     return _count(stats, publisher, produced, positions)
 
@@ -200,8 +210,8 @@ def _relay_pipelined(
             produced = _produce(rows, publisher, ack_timeout)
             collect()
             _pause_if_asked(stats)
-            positions = acknowledged_in_order(rows, produced.results)
-            if len(positions) < len(produced.results):
+            positions = acknowledged_in_order(rows, produced.delivered)
+            if len(positions) < len(produced.delivered):
                 claim_next.result()
                 sessions[other].rollback()
                 _settle(sessions[current], positions, produced.refusals)

@@ -117,7 +117,7 @@ impl FastPath {
         Ok(Some(PyTuple::new(
             py,
             [
-                parts.event_id.into_any(),
+                parts.event_id_text()?.into_any(),
                 route.code.bind(py).clone().into_any(),
                 route.topic.bind(py).clone().into_any(),
                 parts.key.into_any(),
@@ -146,21 +146,29 @@ impl FastPath {
         let poll = producer.getattr(intern!(py, "poll"))?;
         let count = events.len()?;
         let mut produced = vec![0u64; self.routes.len()];
+        // Built once: produce() copies what it needs, so its arguments can be reused.
+        let topic_args = self
+            .routes
+            .iter()
+            .map(|r| PyTuple::new(py, [r.topic.bind(py)]))
+            .collect::<PyResult<Vec<_>>>()?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "on_delivery"), tracker)?;
+        let list = events.cast::<PyList>().ok();
         let mut index = start;
         while index < count {
-            let event = events.get_item(index)?;
+            let event = match list {
+                Some(list) => list.get_item(index)?,
+                None => events.get_item(index)?,
+            };
             let Some((route_index, parts)) = self.checked_record(&event, traceparent)? else {
                 break;
             };
-            let route = &self.routes[route_index];
-            let kwargs = PyDict::new(py);
             kwargs.set_item(intern!(py, "value"), parts.value)?;
             kwargs.set_item(intern!(py, "key"), parts.key)?;
             kwargs.set_item(intern!(py, "headers"), parts.headers)?;
-            kwargs.set_item(intern!(py, "on_delivery"), tracker)?;
-            let args = (route.topic.bind(py),);
             let accepted = loop {
-                match produce.call(args.clone(), Some(&kwargs)) {
+                match produce.call(&topic_args[route_index], Some(&kwargs)) {
                     Ok(_) => break true,
                     Err(err) if err.is_instance_of::<PyBufferError>(py) => {
                         poll.call1((BACKPRESSURE_POLL,))?;

@@ -16,11 +16,22 @@ use pyo3::types::{
 use crate::avro::{canonical_uuid, AvroEncoder};
 use crate::pseudonym::Pseudonymizer;
 
+/// A header name, with its length in bytes (counted in the record size).
+struct Name {
+    text: Py<PyString>,
+    len: usize,
+}
+
 enum Slot {
     Constant(Py<PyTuple>),
-    EventId(Py<PyString>),
-    Time(Py<PyString>),
-    Subject(Py<PyString>),
+    EventId(Name),
+    Time(Name),
+    Subject(Name),
+}
+
+thread_local! {
+    /// The Avro body is encoded here, then copied once into its bytes object.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(1024));
 }
 
 #[pyclass(frozen, module = "govbus_native")]
@@ -57,9 +68,18 @@ impl RecordMaker {
                     constant_size += name_text.len() + bytes.as_bytes().len();
                     Slot::Constant(PyTuple::new(py, [name.into_any(), bytes.into_any()])?.unbind())
                 }
-                ("ce_id", None) => Slot::EventId(name.unbind()),
-                ("ce_time", None) => Slot::Time(name.unbind()),
-                ("ce_subject", None) => Slot::Subject(name.unbind()),
+                ("ce_id", None) => Slot::EventId(Name {
+                    len: name_text.len(),
+                    text: name.unbind(),
+                }),
+                ("ce_time", None) => Slot::Time(Name {
+                    len: name_text.len(),
+                    text: name.unbind(),
+                }),
+                ("ce_subject", None) => Slot::Subject(Name {
+                    len: name_text.len(),
+                    text: name.unbind(),
+                }),
                 (other, None) => {
                     return Err(PyValueError::new_err(format!(
                         "no per-event value for {other}"
@@ -99,7 +119,7 @@ impl RecordMaker {
         PyTuple::new(
             py,
             [
-                parts.event_id.into_any(),
+                parts.event_id_text()?.into_any(),
                 parts.key.into_any(),
                 parts.value.into_any(),
                 parts.headers.into_any(),
@@ -111,11 +131,20 @@ impl RecordMaker {
 
 /// The parts of one event's Kafka record.
 pub struct Parts<'py> {
-    pub event_id: Bound<'py, PyString>,
+    /// The canonical event id, ASCII.
+    pub event_id: Bound<'py, PyBytes>,
     pub key: Bound<'py, PyBytes>,
     pub value: Bound<'py, PyBytes>,
     pub headers: Bound<'py, PyList>,
     pub size: usize,
+}
+
+impl<'py> Parts<'py> {
+    pub fn event_id_text(&self) -> PyResult<Bound<'py, PyString>> {
+        let text = std::str::from_utf8(self.event_id.as_bytes())
+            .map_err(|_| PyValueError::new_err("event id is not UTF-8"))?;
+        Ok(PyString::new(self.event_id.py(), text))
+    }
 }
 
 impl RecordMaker {
@@ -135,36 +164,41 @@ impl RecordMaker {
         let id_value = get(intern!(py, "event_id"))?;
         let event_id = if id_value.get_type().is(self.uuid_type.bind(py)) {
             let number: u128 = id_value.getattr(intern!(py, "int"))?.extract()?;
-            PyString::new(
-                py,
-                std::str::from_utf8(&canonical_uuid(number)).expect("ascii"),
-            )
+            PyBytes::new(py, &canonical_uuid(number))
         } else {
-            id_value.str()?
+            PyBytes::new(py, id_value.str()?.to_str()?.as_bytes())
         };
 
         let entity_key = get(intern!(py, "entity_key"))?;
         let entity_key = entity_key.cast::<PyString>()?.to_str()?;
-        let subject = match &self.pseudonymizer {
-            Some(pseudonymizer) => PyString::new(py, &pseudonymizer.get().pseudonym(entity_key)),
-            None => PyString::new(py, entity_key),
+        let key = match &self.pseudonymizer {
+            Some(pseudonymizer) => {
+                PyBytes::new(py, pseudonymizer.get().pseudonym(entity_key).as_bytes())
+            }
+            None => PyBytes::new(py, entity_key.as_bytes()),
         };
-        let key = PyBytes::new(py, subject.to_str()?.as_bytes());
 
-        let mut value = Vec::with_capacity(512);
-        value.extend_from_slice(&self.prefix);
-        self.encoder.get().write_value(fields, &mut value)?;
-        let value = PyBytes::new(py, &value);
+        let encode = |buffer: &mut Vec<u8>| -> PyResult<Bound<'py, PyBytes>> {
+            buffer.clear();
+            buffer.extend_from_slice(&self.prefix);
+            self.encoder.get().write_value(fields, buffer)?;
+            Ok(PyBytes::new(py, buffer))
+        };
+        // A logical-type converter could call back into an encoder: then a fresh buffer.
+        let value = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buffer) => encode(&mut buffer),
+            Err(_) => encode(&mut Vec::with_capacity(1024)),
+        })?;
 
         let mut size = key.as_bytes().len() + value.as_bytes().len() + self.constant_size;
-        let headers = PyList::empty(py);
+        let mut headers: Vec<Bound<'py, PyAny>> = Vec::with_capacity(self.template.len() + 1);
         for slot in &self.template {
             let (name, bytes) = match slot {
                 Slot::Constant(pair) => {
-                    headers.append(pair.bind(py))?;
+                    headers.push(pair.bind(py).clone().into_any());
                     continue;
                 }
-                Slot::EventId(name) => (name, PyBytes::new(py, event_id.to_str()?.as_bytes())),
+                Slot::EventId(name) => (name, event_id.clone()),
                 Slot::Subject(name) => (name, key.clone()),
                 Slot::Time(name) => {
                     let moment = get(intern!(py, "occurred_at"))?;
@@ -177,21 +211,36 @@ impl RecordMaker {
                     (name, PyBytes::new(py, text.as_bytes()))
                 }
             };
-            size += name.bind(py).to_str()?.len() + bytes.as_bytes().len();
-            headers.append((name.bind(py), bytes))?;
+            size += name.len + bytes.as_bytes().len();
+            headers.push(
+                PyTuple::new(
+                    py,
+                    [name.text.bind(py).clone().into_any(), bytes.into_any()],
+                )?
+                .into_any(),
+            );
         }
         if let Some(parent) = traceparent {
             let text = parent.to_str()?;
             if !text.is_empty() {
                 size += "traceparent".len() + text.len();
-                headers.append(("traceparent", PyBytes::new(py, text.as_bytes())))?;
+                headers.push(
+                    PyTuple::new(
+                        py,
+                        [
+                            intern!(py, "traceparent").clone().into_any(),
+                            PyBytes::new(py, text.as_bytes()).into_any(),
+                        ],
+                    )?
+                    .into_any(),
+                );
             }
         }
         Ok(Parts {
             event_id,
             key,
             value,
-            headers,
+            headers: PyList::new(py, headers)?,
             size,
         })
     }
@@ -253,9 +302,18 @@ impl RecordMaker {
 
 /// `n` in decimal, zero-padded to at least `width` digits.
 fn push_digits(text: &mut String, n: u32, width: usize) {
-    let digits = n.to_string();
-    for _ in digits.len()..width {
+    let mut digits = [b'0'; 10];
+    let mut rest = n;
+    let mut used = 0;
+    while rest > 0 || used == 0 {
+        digits[9 - used] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        used += 1;
+    }
+    for _ in used..width {
         text.push('0');
     }
-    text.push_str(&digits);
+    for digit in &digits[10 - used..] {
+        text.push(*digit as char);
+    }
 }

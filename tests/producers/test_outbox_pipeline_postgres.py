@@ -24,8 +24,18 @@ pytestmark = pytest.mark.postgres
 
 
 class _Message:
-    def __init__(self, offset: int) -> None:
+    """What librdkafka hands the delivery callback, failed or not."""
+
+    def __init__(self, topic: str, headers: Any, offset: int) -> None:
+        self._topic = topic
+        self._headers = headers
         self._offset = offset
+
+    def topic(self) -> str:
+        return self._topic
+
+    def headers(self) -> Any:
+        return self._headers
 
     def partition(self) -> int:
         return 0
@@ -41,23 +51,25 @@ class OutageProducer:
     def __init__(self, failing_flush: int) -> None:
         self.failing_flush = failing_flush
         self.flushes = 0
-        self.pending: list[tuple[str, Any]] = []
+        self.pending: list[tuple[str, Any, _Message]] = []
         self.delivered: list[str] = []  # event ids, in acknowledgement order
         self.failed: list[str] = []
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> None:
         event_id = parse_cloudevent_headers(kwargs["headers"]).id
-        self.pending.append((event_id, kwargs["on_delivery"]))
+        message = _Message(topic, kwargs["headers"], -1)
+        self.pending.append((event_id, kwargs["on_delivery"], message))
 
     def _serve(self, fail: bool) -> int:
         served, self.pending = self.pending, []
-        for event_id, report in served:
+        for event_id, report, message in served:
             if fail:
                 self.failed.append(event_id)
-                report(KafkaError(KafkaError._MSG_TIMED_OUT), None)
+                report(KafkaError(KafkaError._MSG_TIMED_OUT), message)
             else:
                 self.delivered.append(event_id)
-                report(None, _Message(len(self.delivered)))
+                message._offset = len(self.delivered)
+                report(None, message)
         return len(served)
 
     def poll(self, timeout: float) -> int:

@@ -112,7 +112,7 @@ class BatchResult:
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _UpsertPlan:
     """How the upserts of one department with the same changed fields become merge rows."""
 
@@ -121,6 +121,8 @@ class _UpsertPlan:
     """The shape's values, from the event's data."""
     refused: int
     """Changed fields the department is not the authority for."""
+    first_round: list[MergeRow] | None = None
+    """The shape's rows in the batch's first round, once known (plans live for one batch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,7 @@ def _rules(resource: Resource, kind: EntityKind) -> _Rules:
 
 @dataclass(slots=True)
 class _KindRows:
-    rounds: list[MergeRound] = field(default_factory=list)
+    rounds: list[MergeRound] = field(default_factory=lambda: [MergeRound()])
     seen: dict[str, int] = field(default_factory=dict)
     """Key → how many of its events are in the rounds: its next event goes one round later."""
 
@@ -189,6 +191,9 @@ class _KindRows:
         return self.rounds[n]
 
 
+_Target = tuple[_Rules, _KindRows]
+
+
 @dataclass(slots=True)
 class _Rows:
     """The batch's events as merge rows per kind (see `consumers._merge_sql`)."""
@@ -198,19 +203,23 @@ class _Rows:
     applied_events: int = 0
     refused_fields: int = 0
     by_kind: dict[EntityKind, _KindRows] = field(default_factory=dict)
-    targets: dict[tuple[EntityKind, str | None], tuple[_Rules, _KindRows] | None] = field(
-        default_factory=dict
-    )
-    """By (entity, licence type): the resource's rules and the rows of its kind."""
+    targets: dict[tuple[type, str | None], _Target | None] = field(default_factory=dict)
+    """By event class and licence type (certificates): the resource's rules and the rows of
+    its kind."""
+    stamp_end: str = ""
+    """What ends every stamp of the batch: the applied-at."""
 
-    def target(self, event: ChangeEvent[Any]) -> tuple[_Rules, _KindRows] | None:
-        entity = event.entity
+    def __post_init__(self) -> None:
+        self.stamp_end = f" {self.applied_us}"
+
+    def target(self, event: ChangeEvent[Any]) -> _Target | None:
         licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
-        cache_key = (entity, licence)
+        cache_key = (type(event), licence)
         try:
             return self.targets[cache_key]
         except KeyError:
             pass
+        entity = event.entity
         try:
             resource = self.catalog.resource_for_entity(entity, licence)
         except GovbusError:
@@ -223,23 +232,22 @@ class _Rows:
         self.targets[cache_key] = found
         return found
 
+    def stamp(self, event: ChangeEvent[Any]) -> str:
+        # One text per event, shared by every field it sets. `bytes.hex` is the quickest hex.
+        event_id = event.event_id.int.to_bytes(16, "big").hex()
+        occurred = (event.occurred_at - EPOCH) // MICROSECOND
+        return f"{event.source_department} {event_id} {occurred}{self.stamp_end}"
+
     def add(self, event: ChangeEvent[Any]) -> None:
         found = self.target(event)
         if found is None:  # no resource for it: every field refused
             self.refused_fields += len(event.changed_fields) or 1
             return
         self.applied_events += 1
+        rules, rows = found
         if event.operation == "DELETE":
-            self.add_delete(*found, event)
-        else:
-            self.add_upsert(*found, event)
-
-    def stamp(self, event: ChangeEvent[Any]) -> str:
-        # One text per event, shared by every field it sets.
-        occurred = (event.occurred_at - EPOCH) // MICROSECOND
-        return f"{event.source_department} {event.event_id.int:032x} {occurred} {self.applied_us}"
-
-    def add_upsert(self, rules: _Rules, rows: _KindRows, event: ChangeEvent[Any]) -> None:
+            self.add_delete(rules, rows, event)
+            return
         data = event.data
         plan = rules.plan(event.source_department, event.changed_fields if data is not None else ())
         if plan.refused:
@@ -248,14 +256,14 @@ class _Rows:
         # Sent even if every field was refused: the record exists from its first event on.
         row: MergeRow = [key, *plan.values(data), event.source_sequence, self.stamp(event), None]
         seen = rows.seen
-        if key not in seen and rows.rounds:  # the usual case: a key's first event of the batch
-            seen[key] = 1
-            batch_round = rows.rounds[0]
+        if key in seen:  # a later event of the key: one round later
+            group = rows.round_for(key).upserts.setdefault(plan.shape, [])
         else:
-            batch_round = rows.round_for(key)
-        group = batch_round.upserts.get(plan.shape)
-        if group is None:
-            group = batch_round.upserts[plan.shape] = []
+            seen[key] = 1
+            first = plan.first_round
+            if first is None:
+                first = plan.first_round = rows.rounds[0].upserts.setdefault(plan.shape, [])
+            group = first
         group.append(row)
 
     def add_delete(self, rules: _Rules, rows: _KindRows, event: ChangeEvent[Any]) -> None:

@@ -456,12 +456,9 @@ impl AvroEncoder {
         let record = match value.cast::<PyDict>() {
             Ok(dict) => dict,
             Err(_) => {
-                owned = value
-                    .getattr(intern!(py, "__dict__"))
+                owned = instance_dict(value)
                     .map_err(|_| PyTypeError::new_err("Avro record needs a dict or a model"))?;
-                owned
-                    .cast::<PyDict>()
-                    .map_err(|_| PyTypeError::new_err("Avro record needs a dict or a model"))?
+                &owned
             }
         };
         if record.len() == fields.len() {
@@ -551,9 +548,13 @@ fn write_integer(
             "Avro {kind} needs an int value"
         )));
     }
-    let number: i128 = value
-        .extract()
-        .map_err(|_| PyValueError::new_err(format!("value out of range for an Avro {kind}")))?;
+    // Most values fit an i64; wider ones are range-checked as i128.
+    let number: i128 = match value.extract::<i64>() {
+        Ok(small) => i128::from(small),
+        Err(_) => value
+            .extract()
+            .map_err(|_| PyValueError::new_err(format!("value out of range for an Avro {kind}")))?,
+    };
     if number < min || number > max {
         return Err(PyValueError::new_err(format!(
             "value out of range for an Avro {kind}"
@@ -589,4 +590,26 @@ mod tests {
         let text = canonical_uuid(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
         assert_eq!(&text, b"01234567-89ab-cdef-0123-456789abcdef");
     }
+}
+
+extern "C" {
+    // CPython's own lookup of an instance's __dict__ slot (exported, not in pyo3-ffi).
+    fn _PyObject_GetDictPtr(obj: *mut pyo3::ffi::PyObject) -> *mut *mut pyo3::ffi::PyObject;
+}
+
+/// The `__dict__` of a plain instance (a pydantic model's fields), without an
+/// attribute lookup; falls back to `getattr(obj, "__dict__")`.
+pub fn instance_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    // SAFETY: the GIL is held (we have a Bound); the pointer returned is the object's own
+    // dict slot, valid while the object lives; a borrowed reference is turned into an
+    // owned Bound at once.
+    unsafe {
+        let slot = _PyObject_GetDictPtr(obj.as_ptr());
+        if !slot.is_null() && !(*slot).is_null() && pyo3::ffi::PyDict_Check(*slot) != 0 {
+            return Ok(Bound::from_borrowed_ptr(obj.py(), *slot).cast_into::<PyDict>()?);
+        }
+    }
+    Ok(obj
+        .getattr(intern!(obj.py(), "__dict__"))?
+        .cast_into::<PyDict>()?)
 }

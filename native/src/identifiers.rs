@@ -16,11 +16,12 @@ pub fn citizen_id_parts(number: &str) -> Option<(u32, i32)> {
         return None;
     }
     // stdnum: (1 - 2 * int(number[:17], 13)) % 11, 10 written as X.
-    let mut value: i64 = 0;
+    // 17 base-13 digits stay below 13^17 < 2^64: one remainder at the end.
+    let mut value: u64 = 0;
     for digit in &bytes[..17] {
-        value = (value * 13 + i64::from(digit - b'0')) % 11;
+        value = value * 13 + u64::from(digit - b'0');
     }
-    let checksum = (1 - 2 * value).rem_euclid(11);
+    let checksum = (1 - 2 * (value % 11) as i64).rem_euclid(11);
     let expected = if checksum == 10 {
         b'X'
     } else {

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -16,8 +17,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
+use crate::avro::instance_dict;
 use crate::identifiers::{citizen_id_parts, uscc_ok};
-use crate::record::{Parts, RecordMaker};
+use crate::record::{Envelope, Parts, RecordMaker};
 
 #[derive(Clone, Copy)]
 enum Identifier {
@@ -45,10 +47,31 @@ pub struct FastPath {
     max_bytes: usize,
     /// `govbus._identifiers.known_birth_place(area_code, year)`.
     known_birth_place: Py<PyAny>,
-    birth_places: Mutex<HashMap<(u32, i32), bool>>,
+    birth_places: Mutex<HashMap<u64, bool, BuildHasherDefault<SmallKeyHasher>>>,
 }
 
 const BIRTH_PLACE_CACHE: usize = 65_536;
+
+/// A multiplicative hash for the birth-place cache's integer keys: they come from our own
+/// arithmetic, not from outside, so SipHash's flood resistance buys nothing here.
+#[derive(Default)]
+struct SmallKeyHasher(u64);
+
+impl Hasher for SmallKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 const BACKPRESSURE_POLL: f64 = 0.05;
 
 #[pymethods]
@@ -97,7 +120,7 @@ impl FastPath {
             routes: parsed,
             max_bytes,
             known_birth_place,
-            birth_places: Mutex::new(HashMap::new()),
+            birth_places: Mutex::new(HashMap::default()),
         })
     }
 
@@ -204,23 +227,23 @@ impl FastPath {
             return Ok(None);
         };
         let route = &self.routes[route_index];
-        let fields = event.getattr(intern!(py, "__dict__"))?;
-        let Ok(fields) = fields.cast::<PyDict>() else {
+        let Ok(fields) = instance_dict(event) else {
             return Ok(None);
         };
-        let Some(department) = fields.get_item(intern!(py, "source_department"))? else {
-            return Ok(None);
-        };
-        let Ok(department) = department.cast::<PyString>() else {
+        let fields = &fields;
+        let envelope = Envelope::read(fields)?;
+        let department = envelope
+            .source_department
+            .as_ref()
+            .map(|d| d.cast::<PyString>());
+        let Some(Ok(department)) = department else {
             return Ok(None);
         };
         if department.to_str()? != self.department {
             return Ok(None);
         }
-        let Some(key) = fields.get_item(intern!(py, "entity_key"))? else {
-            return Ok(None);
-        };
-        let Ok(key) = key.cast::<PyString>() else {
+        let key = envelope.entity_key.as_ref().map(|k| k.cast::<PyString>());
+        let Some(Ok(key)) = key else {
             return Ok(None);
         };
         let key = key.to_str()?;
@@ -231,10 +254,10 @@ impl FastPath {
                 None => false,
             },
         };
-        if !identifier_ok || !self.authority_ok(route, fields)? {
+        if !identifier_ok || !self.authority_ok(route, &envelope)? {
             return Ok(None);
         }
-        let parts = match route.maker.get().make_parts(fields, traceparent) {
+        let parts = match route.maker.get().make_parts(fields, &envelope, traceparent) {
             Ok(parts) => parts,
             Err(_) => return Ok(None), // Python re-encodes and names the mismatch
         };
@@ -246,9 +269,8 @@ impl FastPath {
 
     /// `check_authority`'s verdict: a DELETE by the key's authority, or an UPSERT of
     /// at least one field, all sourced from this department.
-    fn authority_ok(&self, route: &Route, fields: &Bound<'_, PyDict>) -> PyResult<bool> {
-        let py = fields.py();
-        let Some(operation) = fields.get_item(intern!(py, "operation"))? else {
+    fn authority_ok(&self, route: &Route, envelope: &Envelope<'_>) -> PyResult<bool> {
+        let Some(operation) = &envelope.operation else {
             return Ok(false);
         };
         let Ok(operation) = operation.cast::<PyString>() else {
@@ -257,7 +279,7 @@ impl FastPath {
         match operation.to_str()? {
             "DELETE" => Ok(route.may_delete),
             "UPSERT" => {
-                let Some(changed) = fields.get_item(intern!(py, "changed_fields"))? else {
+                let Some(changed) = &envelope.changed_fields else {
                     return Ok(false);
                 };
                 let Ok(changed) = changed.cast::<PyTuple>() else {
@@ -287,11 +309,12 @@ impl FastPath {
         year: i32,
         area_text: &str,
     ) -> PyResult<bool> {
+        let cache_key = (u64::from(area) << 32) | u64::from(year as u32);
         if let Some(known) = self
             .birth_places
             .lock()
             .expect("not poisoned")
-            .get(&(area, year))
+            .get(&cache_key)
         {
             return Ok(*known);
         }
@@ -304,7 +327,7 @@ impl FastPath {
         if cache.len() >= BIRTH_PLACE_CACHE {
             cache.clear(); // bounded; refilled from Python's own cache
         }
-        cache.insert((area, year), known);
+        cache.insert(cache_key, known);
         Ok(known)
     }
 }

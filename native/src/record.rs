@@ -13,7 +13,7 @@ use pyo3::types::{
     PyTimeAccess, PyTuple, PyType, PyTzInfoAccess,
 };
 
-use crate::avro::{canonical_uuid, AvroEncoder};
+use crate::avro::{canonical_uuid, instance_dict, AvroEncoder};
 use crate::pseudonym::Pseudonymizer;
 
 /// A header name, with its length in bytes (counted in the record size).
@@ -114,8 +114,8 @@ impl RecordMaker {
         traceparent: Option<&Bound<'py, PyString>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = event.py();
-        let fields = event.getattr(intern!(py, "__dict__"))?;
-        let parts = self.make_parts(fields.cast::<PyDict>()?, traceparent)?;
+        let fields = instance_dict(event)?;
+        let parts = self.make_parts(&fields, &Envelope::read(&fields)?, traceparent)?;
         PyTuple::new(
             py,
             [
@@ -139,6 +139,62 @@ pub struct Parts<'py> {
     pub size: usize,
 }
 
+/// The envelope fields of a change event's `__dict__`, read in one pass.
+pub struct Envelope<'py> {
+    pub event_id: Option<Bound<'py, PyAny>>,
+    pub entity_key: Option<Bound<'py, PyAny>>,
+    pub source_department: Option<Bound<'py, PyAny>>,
+    pub occurred_at: Option<Bound<'py, PyAny>>,
+    pub operation: Option<Bound<'py, PyAny>>,
+    pub changed_fields: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> Envelope<'py> {
+    /// A model's `__dict__` starts with the envelope, keyed by interned names: one walk
+    /// with pointer comparisons instead of a hash lookup per field (lookups as fallback).
+    pub fn read(fields: &Bound<'py, PyDict>) -> PyResult<Self> {
+        let py = fields.py();
+        let names = [
+            intern!(py, "event_id"),
+            intern!(py, "entity_key"),
+            intern!(py, "source_department"),
+            intern!(py, "occurred_at"),
+            intern!(py, "operation"),
+            intern!(py, "changed_fields"),
+        ];
+        let mut found: [Option<Bound<'py, PyAny>>; 6] = Default::default();
+        for (key, value) in fields.iter().take(8) {
+            if let Some(slot) = names.iter().position(|name| key.is(*name)) {
+                found[slot] = Some(value);
+            }
+        }
+        for (slot, name) in found.iter_mut().zip(names) {
+            if slot.is_none() {
+                *slot = fields.get_item(name)?;
+            }
+        }
+        let [event_id, entity_key, source_department, occurred_at, operation, changed_fields] =
+            found;
+        Ok(Self {
+            event_id,
+            entity_key,
+            source_department,
+            occurred_at,
+            operation,
+            changed_fields,
+        })
+    }
+}
+
+fn required<'a, 'py>(
+    value: &'a Option<Bound<'py, PyAny>>,
+    name: &str,
+) -> PyResult<&'a Bound<'py, PyAny>> {
+    value
+        .as_ref()
+        .ok_or_else(|| PyValueError::new_err(format!("event has no {name}")))
+}
+
 impl<'py> Parts<'py> {
     pub fn event_id_text(&self) -> PyResult<Bound<'py, PyString>> {
         let text = std::str::from_utf8(self.event_id.as_bytes())
@@ -152,16 +208,12 @@ impl RecordMaker {
     pub fn make_parts<'py>(
         &self,
         fields: &Bound<'py, PyDict>,
+        envelope: &Envelope<'py>,
         traceparent: Option<&Bound<'py, PyString>>,
     ) -> PyResult<Parts<'py>> {
         let py = fields.py();
-        let get = |name: &Bound<'py, PyString>| -> PyResult<Bound<'py, PyAny>> {
-            fields
-                .get_item(name)?
-                .ok_or_else(|| PyValueError::new_err(format!("event has no {}", name)))
-        };
 
-        let id_value = get(intern!(py, "event_id"))?;
+        let id_value = required(&envelope.event_id, "event_id")?;
         let event_id = if id_value.get_type().is(self.uuid_type.bind(py)) {
             let number: u128 = id_value.getattr(intern!(py, "int"))?.extract()?;
             PyBytes::new(py, &canonical_uuid(number))
@@ -169,7 +221,7 @@ impl RecordMaker {
             PyBytes::new(py, id_value.str()?.to_str()?.as_bytes())
         };
 
-        let entity_key = get(intern!(py, "entity_key"))?;
+        let entity_key = required(&envelope.entity_key, "entity_key")?;
         let entity_key = entity_key.cast::<PyString>()?.to_str()?;
         let key = match &self.pseudonymizer {
             Some(pseudonymizer) => {
@@ -201,8 +253,8 @@ impl RecordMaker {
                 Slot::EventId(name) => (name, event_id.clone()),
                 Slot::Subject(name) => (name, key.clone()),
                 Slot::Time(name) => {
-                    let moment = get(intern!(py, "occurred_at"))?;
-                    let text = match self.isoformat(&moment)? {
+                    let moment = required(&envelope.occurred_at, "occurred_at")?;
+                    let text = match self.isoformat(moment)? {
                         Some(text) => text,
                         None => moment
                             .call_method0(intern!(py, "isoformat"))?
@@ -302,6 +354,11 @@ impl RecordMaker {
 
 /// `n` in decimal, zero-padded to at least `width` digits.
 fn push_digits(text: &mut String, n: u32, width: usize) {
+    if width == 2 && n < 100 {
+        text.push((b'0' + (n / 10) as u8) as char);
+        text.push((b'0' + (n % 10) as u8) as char);
+        return;
+    }
     let mut digits = [b'0'; 10];
     let mut rest = n;
     let mut used = 0;

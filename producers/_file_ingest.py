@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import uuid
 from collections import Counter
@@ -18,10 +17,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from govbus import ErrorCode, GovbusError, Resource, resource_for_event
-from producers._delivery import DeliveryResult
+from producers._batch import BatchDelivery
 from producers._publisher import Publisher, refused
 from producers._records import event_from_record
 
+_BATCH_LINES = 2000
 FILE_EVENT_NAMESPACE = uuid.UUID("6f1d8a52-3f1c-5e0a-9a57-2b6c0e8f4d10")
 
 
@@ -97,27 +97,48 @@ def ingest_file(
     on_line: Callable[[int], None] = lambda _bytes: None,
     ack_timeout: float = 60.0,
 ) -> IngestSummary:
-    """Publish every valid line, write the others to `rejects_path`; wait for all acks."""
+    """Publish every valid line, write the others to `rejects_path`; wait for all acks.
+
+    Lines go out in batches (`Publisher.publish_many`): one delivery handle per batch, so
+    memory stays flat however long the file is.
+    """
     summary = IngestSummary()
     digest = file_digest(path)
     is_csv = path.suffix.lower() == ".csv"
-    results: list[DeliveryResult] = []
-    rejects: io.StringIO = io.StringIO()
+    batches: list[BatchDelivery] = []
+    rejects: list[tuple[int, str]] = []  # (line number, rejects-file line)
+    pending: list[tuple[SourceLine, Any]] = []
+
+    def reject(line: SourceLine, exc: GovbusError) -> None:
+        summary.rejected += 1
+        summary.rejected_by_code[str(exc.code)] += 1
+        rejects.append((line.number, json.dumps(reject_entry(line, exc), ensure_ascii=False)))
+
+    def publish_pending() -> None:
+        batch = publisher.publish_many([event for _, event in pending])
+        for refusal in batch.refused:  # counted and logged by the publisher
+            reject(pending[refusal.index][0], refusal.error)
+        batches.append(batch)
+        pending.clear()
+
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for line in read_lines(path, handle):
             on_line(len(line.raw) + 1)
             try:
-                event = line_event(line, publisher, resource, digest, is_csv)
-                results.append(publisher.send(publisher.prepare(event)))
+                pending.append((line, line_event(line, publisher, resource, digest, is_csv)))
             except GovbusError as exc:
-                summary.rejected += 1
-                summary.rejected_by_code[str(exc.code)] += 1
-                rejects.write(json.dumps(reject_entry(line, exc), ensure_ascii=False) + "\n")
+                reject(line, exc)
+            if len(pending) >= _BATCH_LINES:
+                publish_pending()
+    if pending:
+        publish_pending()
     publisher.flush(ack_timeout)
-    summary.published = sum(1 for r in results if r.succeeded())
-    summary.not_acknowledged = len(results) - summary.published
+    produced = sum(batch.produced for batch in batches)
+    summary.published = sum(batch.tracker.delivered for batch in batches)
+    summary.not_acknowledged = produced - summary.published
     if summary.rejected:
-        rejects_path.write_text(rejects.getvalue(), encoding="utf-8")
+        rejects.sort(key=lambda entry: entry[0])
+        rejects_path.write_text("".join(text + "\n" for _, text in rejects), encoding="utf-8")
         summary.rejects_path = rejects_path
     return summary
 

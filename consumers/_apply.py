@@ -14,8 +14,9 @@ Rules, in order, for every record of the batch:
    provenance stamp (department, sequence, event id, occurred-at, applied-at) is kept in
    the record's row. The authority check is done here; the sequence comparison runs in
    the database, in the upsert itself (`consumers._merge_sql`): nothing is read back. The
-   k-th event of a key within the batch goes into the k-th statement ("round"), so
-   events of one key apply in arrival order.
+   k-th event of a key within the batch goes into the k-th round, merged before the next
+   one, so events of one key apply in arrival order; within a round, upserts setting the
+   same fields ("shape") share a statement that names only those fields.
 5. DELETE (key authority only) is a tombstone at its sequence: the record stays, marked
    deleted, every value is cleared, and the key authority's fields and the `_record`
    pseudo-field take the delete's sequence, so older upserts from the key authority stay

@@ -19,7 +19,9 @@ Migration 3 splits that column into two per field, `<field>__seq` (integer) and
 many fields of the record's last merge were stale: PostgreSQL returns it to count them).
 With the sequences in plain integer columns the merge is one `INSERT … ON CONFLICT DO
 UPDATE SET f = CASE WHEN excluded.f__seq > f__seq …` per batch (`consumers._merge_sql`):
-no read, no merge in Python.
+no read, no merge in Python. (Since the merge statements per shape, `_key__*` are only the
+carrier of a key-authority upsert's stamp when it sets no field: written on insert, never
+read; see `consumers._merge_sql`.)
 """
 
 from __future__ import annotations

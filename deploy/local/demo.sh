@@ -19,6 +19,14 @@ GOVBUS_BOOTSTRAP_SERVERS=$($GOVBUS dev kafka up --name local)
 export GOVBUS_BOOTSTRAP_SERVERS
 export GOVBUS_STORE_URL="sqlite:///$STATE/base.db"
 echo "bootstrap: $GOVBUS_BOOTSTRAP_SERVERS   store: $GOVBUS_STORE_URL"
+# The store's offsets point into this cluster's log: a recreated cluster (after
+# `make kafka-down`) starts a fresh demo store, or the sync would seek past its records.
+CLUSTER_ID=$($GOVBUS dev kafka status --name local | awk '/^id:/ {print $2}')
+if [ -f "$STATE/kafka-cluster-id" ] && [ "$(cat "$STATE/kafka-cluster-id")" != "$CLUSTER_ID" ]; then
+  echo "the local Kafka cluster was recreated: starting a fresh demo store"
+  rm -f "$STATE"/base.db* "$STATE"/*.rejects.jsonl
+fi
+echo "$CLUSTER_ID" >"$STATE/kafka-cluster-id"
 
 step "Create the catalog's topics"
 $GOVBUS admin topics ensure

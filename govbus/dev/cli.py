@@ -102,6 +102,7 @@ def kafka_status(name: str = NAME_OPTION) -> None:
     typer.echo(f"cluster:   {handle.name} ({'secure' if handle.secure else 'plaintext'})")
     typer.echo(f"bootstrap: {handle.bootstrap_servers}")
     typer.echo(f"state:     {handle.directory}")
+    typer.echo(f"id:        {handle.cluster_id}")
     for node in handle.nodes:
         pid = status.running.get(node.node_id)
         state = f"running pid {pid}" if pid else "stopped"

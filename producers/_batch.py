@@ -8,16 +8,13 @@ per event, which is what lets a batch publish at the broker's pace.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from govbus import ErrorCode, GovbusError
 from govbus._native import native_batch_tracker
-from producers._delivery import DeliveryFailure
-
-_WAIT_SLICE = 0.05
+from producers._delivery import DeliveryFailure, poll_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +104,7 @@ class BatchDelivery:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Poll the producer until every produced event is settled; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.done():
-            if deadline is None:
-                self._poll(_WAIT_SLICE)
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._poll(min(_WAIT_SLICE, remaining))
-        return True
+        return poll_until(self.done, self._poll, timeout)
 
     def result(self, timeout: float | None = None) -> BatchReceipt:
         """The receipt; raises BROKER_UNAVAILABLE if acknowledgements are still missing."""

@@ -8,6 +8,7 @@ at 100k events/s. Waiting on it drives the producer's poll loop.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,22 @@ def failure_code(kafka_error: Any) -> ErrorCode:
     return ErrorCode.DELIVERY_FAILED
 
 
+def poll_until(
+    done: Callable[[], bool], poll: Callable[[float], object], timeout: float | None
+) -> bool:
+    """Serve delivery reports until `done()`; False if `timeout` seconds passed first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not done():
+        if deadline is None:
+            poll(_WAIT_SLICE)
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        poll(min(_WAIT_SLICE, remaining))
+    return True
+
+
 class DeliveryResult:
     """A future-like handle on one event's delivery.
 
@@ -111,20 +128,7 @@ class DeliveryResult:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Poll the producer until delivered or failed; False if `timeout` passed first."""
-        if self.done():
-            return True
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.done():
-            if deadline is None:
-                self._poll(_WAIT_SLICE)
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._poll(min(_WAIT_SLICE, remaining))
-        return True
+        return self.done() or poll_until(self.done, self._poll, timeout)
 
     def result(self, timeout: float | None = None) -> DeliveryReceipt:
         """The receipt; raises GovbusError on failure, BROKER_UNAVAILABLE on timeout."""

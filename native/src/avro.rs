@@ -251,10 +251,27 @@ pub fn canonical_uuid(value: u128) -> [u8; 36] {
     text
 }
 
-/// Python objects the encoder compares against, looked up once.
-struct Known {
-    uuid_type: Py<PyType>,
-    utc: Py<PyAny>,
+/// Python objects the encoders compare against, looked up once.
+pub struct Known {
+    pub uuid_type: Py<PyType>,
+    pub utc: Py<PyAny>,
+}
+
+impl Known {
+    pub fn look_up(py: Python<'_>) -> PyResult<Self> {
+        Ok(Self {
+            uuid_type: py
+                .import("uuid")?
+                .getattr("UUID")?
+                .cast_into::<PyType>()?
+                .unbind(),
+            utc: py
+                .import("datetime")?
+                .getattr("timezone")?
+                .getattr("utc")?
+                .unbind(),
+        })
+    }
 }
 
 #[pyclass(frozen, module = "govbus_native")]
@@ -268,22 +285,9 @@ impl AvroEncoder {
     /// `schema`: the JSON definition; `logical_writers`: fastavro's `LOGICAL_WRITERS`.
     #[new]
     fn new(schema: &Bound<'_, PyAny>, logical_writers: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let py = schema.py();
-        let known = Known {
-            uuid_type: py
-                .import("uuid")?
-                .getattr("UUID")?
-                .cast_into::<PyType>()?
-                .unbind(),
-            utc: py
-                .import("datetime")?
-                .getattr("timezone")?
-                .getattr("utc")?
-                .unbind(),
-        };
         Ok(Self {
             root: build(schema, logical_writers)?,
-            known,
+            known: Known::look_up(schema.py())?,
         })
     }
 

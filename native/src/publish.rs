@@ -16,6 +16,7 @@ use pyo3::exceptions::PyBufferError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::avro::instance_dict;
 use crate::identifiers::{citizen_id_parts, uscc_ok};
@@ -352,8 +353,10 @@ pub struct BatchTracker {
     delivered: AtomicU64,
     failed: AtomicU64,
     produced_by_topic: Mutex<HashMap<String, u64>>,
-    /// Called as `on_failure(err, msg)` for each record the broker did not take.
-    on_failure: Py<PyAny>,
+    /// Called as `on_failure(err, msg)` for each record the broker did not take. It
+    /// usually leads back to the batch that holds this tracker: the cyclic collector sees
+    /// it through `__traverse__`, and `__clear__` lets it break the cycle.
+    on_failure: Mutex<Option<Py<PyAny>>>,
 }
 
 #[pymethods]
@@ -365,7 +368,23 @@ impl BatchTracker {
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             produced_by_topic: Mutex::new(HashMap::new()),
-            on_failure,
+            on_failure: Mutex::new(Some(on_failure)),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Only GIL holders lock it, and the collector runs with the GIL: never contended.
+        if let Ok(on_failure) = self.on_failure.try_lock() {
+            if let Some(callback) = on_failure.as_ref() {
+                visit.call(callback)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut on_failure) = self.on_failure.lock() {
+            on_failure.take();
         }
     }
 
@@ -375,7 +394,15 @@ impl BatchTracker {
             return Ok(());
         }
         self.failed.fetch_add(1, Ordering::Relaxed);
-        self.on_failure.bind(err.py()).call1((err, msg))?;
+        let callback = self
+            .on_failure
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .map(|callback| callback.clone_ref(err.py()));
+        if let Some(callback) = callback {
+            callback.bind(err.py()).call1((err, msg))?;
+        }
         Ok(())
     }
 

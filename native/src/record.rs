@@ -10,10 +10,10 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBytes, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyList, PyString,
-    PyTimeAccess, PyTuple, PyType, PyTzInfoAccess,
+    PyTimeAccess, PyTuple, PyTzInfoAccess,
 };
 
-use crate::avro::{canonical_uuid, instance_dict, AvroEncoder};
+use crate::avro::{canonical_uuid, instance_dict, AvroEncoder, Known};
 use crate::pseudonym::Pseudonymizer;
 
 /// A header name, with its length in bytes (counted in the record size).
@@ -41,8 +41,7 @@ pub struct RecordMaker {
     pseudonymizer: Option<Py<Pseudonymizer>>,
     template: Vec<Slot>,
     constant_size: usize,
-    uuid_type: Py<PyType>,
-    utc: Py<PyAny>,
+    known: Known,
 }
 
 #[pymethods]
@@ -93,16 +92,7 @@ impl RecordMaker {
             pseudonymizer,
             template: slots,
             constant_size,
-            uuid_type: py
-                .import("uuid")?
-                .getattr("UUID")?
-                .cast_into::<PyType>()?
-                .unbind(),
-            utc: py
-                .import("datetime")?
-                .getattr("timezone")?
-                .getattr("utc")?
-                .unbind(),
+            known: Known::look_up(py)?,
         })
     }
 
@@ -214,7 +204,7 @@ impl RecordMaker {
         let py = fields.py();
 
         let id_value = required(&envelope.event_id, "event_id")?;
-        let event_id = if id_value.get_type().is(self.uuid_type.bind(py)) {
+        let event_id = if id_value.get_type().is(self.known.uuid_type.bind(py)) {
             let number: u128 = id_value.getattr(intern!(py, "int"))?.extract()?;
             PyBytes::new(py, &canonical_uuid(number))
         } else {
@@ -322,7 +312,7 @@ impl RecordMaker {
             text.push('.');
             push_digits(&mut text, moment.get_microsecond(), 6);
         }
-        if tzinfo.is(self.utc.bind(value.py())) {
+        if tzinfo.is(self.known.utc.bind(value.py())) {
             text.push_str("+00:00");
             return Ok(Some(text));
         }

@@ -6,6 +6,8 @@ records must be exactly what `publish` sends, refused events listed and never se
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -129,3 +131,18 @@ def test_an_unfinished_batch_times_out_as_broker_unavailable(contract: Contract)
     with pytest.raises(Exception) as caught:
         batch.result(timeout=0.1)
     assert getattr(caught.value, "code", None) is ErrorCode.BROKER_UNAVAILABLE
+
+
+def test_a_dropped_publisher_and_its_batches_are_collected(any_contract: Contract) -> None:
+    # publisher -> open batch -> delivery callback -> publisher is a cycle through the
+    # native tracker: the collector must see it, or every publisher (and its Kafka
+    # producer) would live forever.
+    publisher = Publisher(
+        "PSB", Settings(), contract=any_contract, producer=InMemoryProducer(capacity=10)
+    )
+    batch = publisher.publish_many([person(1), person(2)])
+    dropped = weakref.ref(publisher)
+    dropped_batch = weakref.ref(batch)
+    del publisher, batch
+    gc.collect()
+    assert dropped() is None and dropped_batch() is None

@@ -468,8 +468,18 @@ impl AvroEncoder {
         if record.len() == fields.len() {
             // A model's __dict__ holds its fields in schema order, keyed by the same
             // interned names: walk both together and skip the hash lookups.
-            for (field, (key, item)) in fields.iter().zip(record.iter()) {
-                if key.is(field.name.bind(py)) {
+            let mut position: pyo3::ffi::Py_ssize_t = 0;
+            for field in fields {
+                let mut key = std::ptr::null_mut();
+                let mut item = std::ptr::null_mut();
+                // SAFETY: the GIL is held and `record` is alive; PyDict_Next hands out
+                // borrowed references, and the item is turned into an owned Bound before
+                // anything (a converter) could run Python code and change the dict.
+                let more = unsafe {
+                    pyo3::ffi::PyDict_Next(record.as_ptr(), &mut position, &mut key, &mut item)
+                };
+                if more != 0 && key == field.name.as_ptr() {
+                    let item = unsafe { Bound::from_borrowed_ptr(py, item) };
                     self.write(&field.node, &item, out)?;
                 } else {
                     self.write_field(field, record, out)?;

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from govbus import ChangeEvent, Contract, Settings
+from producers._batch import BatchReceipt
 from producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
 from producers._publisher import ProducerLike, Publisher
 
@@ -73,6 +75,20 @@ class AsyncPublisher:
 
         result.add_done_callback(resolve)
         return future
+
+    async def publish_many(
+        self,
+        events: Sequence[ChangeEvent[Any]],
+        *,
+        traceparent: str | None = None,
+        timeout: float | None = None,
+    ) -> BatchReceipt:
+        """`Publisher.publish_many` off the event loop (back-pressure waits in a worker
+        thread); resolves once every produced event is acknowledged or has failed."""
+        batch = await asyncio.to_thread(
+            self.publisher.publish_many, events, traceparent=traceparent
+        )
+        return await asyncio.to_thread(batch.result, timeout)
 
     async def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
         return await asyncio.to_thread(self.publisher.flush, timeout)

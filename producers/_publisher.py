@@ -6,6 +6,7 @@ CloudEvents headers) then `send_record` (produce with back-pressure, delivery re
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -152,6 +153,7 @@ class Publisher:
         self._makers: dict[str, MakeRecord | None] = {}
         self._fast: Any | None = _UNBUILT  # native FastPath, built on first use
         self._open_batches: list[BatchDelivery] = []
+        self._batches_lock = threading.Lock()  # publish_many and poll may run in two threads
         self._failures: list[DeliveryFailure] = []
         self._max_bytes = self.settings.max_event_bytes
         self._delivered_counters: dict[str, Any] = {}
@@ -275,7 +277,8 @@ class Publisher:
         batch = BatchDelivery(
             self._producer.poll, self._batch_delivery_failed, native=self.contract.native
         )
-        self._open_batches.append(batch)
+        with self._batches_lock:
+            self._open_batches.append(batch)
         fast = self._fast if self._fast is not _UNBUILT else self._build_fast_path()
         with cyclic_gc_paused():
             self._produce_batch(events, batch, fast, traceparent)
@@ -398,11 +401,13 @@ class Publisher:
 
     def _settle_batches(self) -> None:
         """Count the deliveries of finished batches (per topic) and let them go."""
-        still_open = []
-        for batch in self._open_batches:
-            if not batch.done():
-                still_open.append(batch)
-                continue
+        finished: list[BatchDelivery] = []
+        still_open: list[BatchDelivery] = []
+        with self._batches_lock:
+            for batch in self._open_batches:
+                (finished if batch.done() else still_open).append(batch)
+            self._open_batches = still_open
+        for batch in finished:
             failed_by_topic: dict[str, int] = {}
             for failure in batch.failures:
                 failed_by_topic[failure.topic] = failed_by_topic.get(failure.topic, 0) + 1
@@ -410,7 +415,6 @@ class Publisher:
                 delivered = produced - failed_by_topic.get(topic, 0)
                 if delivered:
                     PUBLISH_DELIVERED.labels(self.department, topic).inc(delivered)
-        self._open_batches = still_open
 
     def _batch_delivery_failed(self, batch: BatchDelivery, err: Any, msg: Any) -> None:
         event_id = ""

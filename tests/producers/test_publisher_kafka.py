@@ -99,6 +99,41 @@ def test_async_publisher_awaits_broker_acknowledgement(
     assert offsets == sorted(offsets) and min(offsets) >= 0
 
 
+def test_async_publish_many_resolves_with_the_batch_receipt(
+    kafka: KafkaEndpoint, contract: Contract
+) -> None:
+    settings = Settings(bootstrap_servers=kafka.bootstrap_servers)
+    ensure_topics(kafka.client_config(), [TOPIC], partitions=1)
+    events = [
+        PersonChanged.upsert(
+            department="PSB",
+            key=CITIZEN_ID,
+            sequence=n,
+            data=PersonData(phone="1") if n == 3 else PersonData(sex="1"),  # 3: not PSB's
+        )
+        for n in range(500)
+    ]
+
+    async def main() -> tuple[int, list[tuple[int, ErrorCode]]]:
+        async with AsyncPublisher("PSB", settings, contract=contract) as publisher:
+            ticks = 0
+
+            async def tick() -> None:  # the event loop keeps running meanwhile
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            ticker = asyncio.create_task(tick())
+            receipt = await publisher.publish_many(events, timeout=30)
+            ticker.cancel()
+            assert ticks > 0
+            return receipt.delivered, [(r.index, r.error.code) for r in receipt.refused]
+
+    delivered, refused = asyncio.run(main())
+    assert delivered == 499 and refused == [(3, ErrorCode.NOT_AUTHORITATIVE)]
+
+
 def test_an_unreachable_broker_is_broker_unavailable(contract: Contract) -> None:
     settings = Settings(bootstrap_servers="127.0.0.1:1")
     publisher = Publisher(

@@ -19,12 +19,25 @@ def resource_for_event(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
 
 
 def check_identifiers(event: ChangeEvent[Any]) -> None:
+    """Valid, and in normal form: the store and the Kafka key use identifiers as written,
+    so `11010519491231002x` and `11010519491231002X` would be two persons."""
     if event.entity is EntityKind.PERSON:
-        validate_citizen_id(event.entity_key, field="entity_key")
+        _in_normal_form(validate_citizen_id(event.entity_key, field="entity_key"), event)
     elif event.entity is EntityKind.LEGAL_ENTITY:
-        validate_uscc(event.entity_key, field="entity_key")
+        _in_normal_form(validate_uscc(event.entity_key, field="entity_key"), event)
     elif isinstance(event, CertificateChanged):
         _check_certificate_identifiers(event)
+
+
+def _in_normal_form(
+    normal: str, event: ChangeEvent[Any], written: str | None = None, field: str = "entity_key"
+) -> None:
+    if normal != (event.entity_key if written is None else written):
+        raise GovbusError(
+            ErrorCode.INVALID_IDENTIFIER,
+            f"{field} must be written in its normal form (no spaces, capital letters)",
+            field=field,
+        )
 
 
 def _check_certificate_identifiers(event: CertificateChanged) -> None:
@@ -51,12 +64,15 @@ def _check_certificate_identifiers(event: CertificateChanged) -> None:
             field="licence_number",
         )
     if data.issuer_uscc is not None:
-        validate_uscc(data.issuer_uscc, field="issuer_uscc")
+        normal = validate_uscc(data.issuer_uscc, field="issuer_uscc")
+        _in_normal_form(normal, event, data.issuer_uscc, "issuer_uscc")
     if data.holder_id is not None:
         if data.holder_type == "legal_entity":
-            validate_uscc(data.holder_id, field="holder_id")
+            normal = validate_uscc(data.holder_id, field="holder_id")
+            _in_normal_form(normal, event, data.holder_id, "holder_id")
         elif data.holder_type == "person":
-            validate_citizen_id(data.holder_id, field="holder_id")
+            normal = validate_citizen_id(data.holder_id, field="holder_id")
+            _in_normal_form(normal, event, data.holder_id, "holder_id")
         else:
             raise GovbusError(
                 ErrorCode.SCHEMA_MISMATCH,

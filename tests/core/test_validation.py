@@ -71,6 +71,22 @@ def test_invalid_identity_number_is_refused_without_echoing_it(catalog: Catalog)
     assert bad not in str(error) and bad not in repr(error.to_dict())
 
 
+@pytest.mark.parametrize("written", [ID.lower(), f" {ID}", f"{ID}\n"])
+def test_identifiers_must_be_in_normal_form(catalog: Catalog, written: str) -> None:
+    # A valid number written otherwise would be another key in Kafka and in the store.
+    assert written.strip().upper() == ID
+    event = PersonChanged.upsert(
+        department="PSB", key=written, sequence=1, data=PersonData(name="x")
+    )
+    error = refusal(catalog, event)
+    assert (error.code, error.field) == (ErrorCode.INVALID_IDENTIFIER, "entity_key")
+    assert "normal form" in error.message and ID not in str(error)
+    company = LegalEntityChanged.upsert(
+        department="AMR", key=USCC.lower(), sequence=1, data=LegalEntityData(name="x")
+    )
+    assert refusal(catalog, company).code is ErrorCode.INVALID_IDENTIFIER
+
+
 def test_legal_entity_with_bad_check_character_is_refused(catalog: Catalog) -> None:
     event = LegalEntityChanged.upsert(
         department="AMR", key=USCC[:-1] + "M", sequence=1, data=LegalEntityData(name="x")

@@ -1,14 +1,16 @@
 """Publishing throughput: govbus Publisher vs a raw confluent-kafka Producer, same run.
 
-    python -m bench.publish [--events N] [--relay-rows M] [--bootstrap HOST:PORT] [--pg-dsn DSN]
+    python -m bench.publish [--events N] [--relay-rows M] [--rounds R] [--chunk C]
+                            [--bootstrap HOST:PORT] [--pg-dsn DSN] [--skip-relay]
 
-Producer (the issue's ratio): `Publisher.publish` -- the full path: identifier, authority
-and schema checks, Avro encoding, size limit, CloudEvents headers, produce with delivery
-results, metrics and back-pressure -- against a raw confluent-kafka `produce` loop (minimal
-delivery callback, BufferError -> poll retry) producing the same records pre-encoded
-(value, key, headers), with the same idempotent `producer_config`, to the same topic.
-Secondary: `Publisher.send` of the pre-encoded records (the produce path alone). Best of
-R rounds, the three sides interleaved.
+Producer (the issue's ratio): `Publisher.publish_many` in batches of C -- the full path:
+department, identifier, authority and schema checks, Avro encoding, size limit, CloudEvents
+headers, produce with back-pressure, one delivery handle per batch, every receipt checked
+-- against a raw confluent-kafka `produce` loop (minimal delivery callback, BufferError ->
+poll retry) producing the same records pre-encoded (value, key, headers), with the same
+idempotent `producer_config`, to the same topic. Also: `Publisher.publish` (a delivery
+result per event) and `Publisher.send` of the pre-encoded records (the produce path
+alone). Best of R rounds, the sides interleaved. `GOVBUS_NATIVE=0` measures pure Python.
 
 Relay: M outbox rows in PostgreSQL relayed by the govbus relay (parse, check, encode,
 produce, ack, mark sent) vs a raw relay (SELECT, produce the stored JSON, flush, UPDATE).

@@ -43,6 +43,7 @@ from typing import Any
 import structlog
 
 from consumers._merge_sql import MergeRow, UpsertShape
+from consumers._native_rows import scan_batch
 from consumers._store import (
     EPOCH,
     MICROSECOND,
@@ -331,6 +332,12 @@ class _Scan:
 
 def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime) -> _Scan:
     scan = _Scan(_Rows(catalog, epoch_us(now)))
+    # The native loop takes the common upsert and hands the rest to `_Rows.add`.
+    counts = scan_batch(items, scan, SourcedEvent, CertificateChanged)
+    if counts is not None:
+        scan.rows.applied_events += counts[0]
+        scan.rows.refused_fields += counts[1]
+        return scan
     lowest, next_offsets, events, add = scan.lowest, scan.next_offsets, scan.events, scan.rows.add
     for item in items:
         position = item.position

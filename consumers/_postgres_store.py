@@ -24,6 +24,7 @@ from consumers._merge_sql import (
     upsert_sql,
 )
 from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
+from consumers._native_rows import copy_rows
 from consumers._store import (
     MergeRound,
     QuarantineRow,
@@ -219,12 +220,17 @@ class _PostgresWriter:
         if table in self._filled:
             self._cur.execute(f"TRUNCATE tmp_{table}")
         self._filled.add(table)
+        types = _copy_types(work.kind, work.layout)
+        payload = copy_rows(work.rows, types)  # native, or None: psycopg encodes them
         with self._cur.copy(
             f"COPY tmp_{table} ({', '.join(work.layout)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(_copy_types(work.kind, work.layout))
-            for row in work.rows:
-                copy.write_row(row)
+            if payload is not None:
+                copy.write(payload)
+            else:
+                copy.set_types(types)
+                for row in work.rows:
+                    copy.write_row(row)
         self._cur.execute(work.statement(None))
         found = self._cur.fetchone()
         return int(found[0]) if found else 0

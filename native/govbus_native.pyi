@@ -65,3 +65,11 @@ class BatchTracker:
     @property
     def failed(self) -> int: ...
     def produced_by_topic(self) -> dict[str, int]: ...
+
+def scan_batch(
+    items: Sequence[Any], scan: Any, sourced_event: type, certificate: type, utc: Any
+) -> tuple[int, int]:
+    """`consumers._apply._scan` for the common upsert; other events go to `scan.rows.add`."""
+
+def copy_rows(rows: list[list[Any]], types: list[str], utc: Any) -> bytes | None:
+    """Rows as a binary COPY stream, or None if a type or value is not one it encodes."""

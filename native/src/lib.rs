@@ -11,6 +11,7 @@ mod identifiers;
 mod pseudonym;
 mod publish;
 mod record;
+mod store_rows;
 
 #[pymodule]
 fn govbus_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -19,6 +20,8 @@ fn govbus_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<record::RecordMaker>()?;
     m.add_class::<publish::FastPath>()?;
     m.add_class::<publish::BatchTracker>()?;
+    m.add_function(wrap_pyfunction!(store_rows::scan_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(store_rows::copy_rows, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -2,7 +2,8 @@
 events one by one gives (the reference model): values, deleted flags, the sequence of every
 field's provenance, stale and duplicate counts. Randomized: hot keys, events from several
 departments setting random subsets of their fields, deletes, restores, retries, with the
-thresholds that pick a shape's own statement, the generic one or COPY moved around."""
+thresholds that pick a shape's own statement, the generic one or COPY moved around, with the
+native row builder and COPY encoder and without."""
 
 from __future__ import annotations
 
@@ -101,10 +102,12 @@ def fresh_store(store_url: str, tmp_path: Path) -> Iterator[Any]:
     shaped_from=st.sampled_from([1, 2, 3, 1000]),
     copy_from=st.sampled_from([1, 2, 1000]),
 )
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
 def test_shapes_generic_and_rounds_equal_one_by_one(
     fresh_store: Any,
     catalog: Catalog,
     monkeypatch: pytest.MonkeyPatch,
+    native: bool,
     events: list[ChangeEvent[Any]],
     cuts: list[int],
     shaped_from: int,
@@ -112,6 +115,8 @@ def test_shapes_generic_and_rounds_equal_one_by_one(
 ) -> None:
     from consumers import _postgres_store, _sqlite_store
 
+    # Both row builders (`consumers._native_rows` and the Python loop) against the model.
+    monkeypatch.setenv("GOVBUS_NATIVE", "1" if native else "0")
     monkeypatch.setattr(_sqlite_store, "_SHAPED_FROM", shaped_from)
     monkeypatch.setattr(_postgres_store, "_SHAPED_FROM", shaped_from)
     monkeypatch.setattr(_postgres_store, "_COPY_FROM", copy_from)

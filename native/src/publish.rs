@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use pyo3::exceptions::PyBufferError;
+use pyo3::exceptions::{PyBufferError, PyException};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
@@ -134,7 +134,7 @@ impl FastPath {
         traceparent: Option<&Bound<'py, PyString>>,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let py = event.py();
-        let Some((route_index, parts)) = self.checked_record(event, traceparent)? else {
+        let Some((route_index, parts)) = self.vouched_record(event, traceparent)? else {
             return Ok(None);
         };
         let route = &self.routes[route_index];
@@ -185,7 +185,7 @@ impl FastPath {
                 Some(list) => list.get_item(index)?,
                 None => events.get_item(index)?,
             };
-            let Some((route_index, parts)) = self.checked_record(&event, traceparent)? else {
+            let Some((route_index, parts)) = self.vouched_record(&event, traceparent)? else {
                 break;
             };
             kwargs.set_item(intern!(py, "value"), parts.value)?;
@@ -217,6 +217,20 @@ impl FastPath {
 }
 
 impl FastPath {
+    /// `checked_record`, with any error an ordinary exception turned into "not sure": the
+    /// Python checks then meet it again and report it their way. Interrupts (a
+    /// KeyboardInterrupt raised in a callback) still propagate.
+    fn vouched_record<'py>(
+        &self,
+        event: &Bound<'py, PyAny>,
+        traceparent: Option<&Bound<'py, PyString>>,
+    ) -> PyResult<Option<(usize, Parts<'py>)>> {
+        match self.checked_record(event, traceparent) {
+            Err(err) if err.is_instance_of::<PyException>(event.py()) => Ok(None),
+            outcome => outcome,
+        }
+    }
+
     fn checked_record<'py>(
         &self,
         event: &Bound<'py, PyAny>,

@@ -50,6 +50,7 @@ from govbus import (
     ensure_topics,
     load_contract,
 )
+from govbus._identifiers import is_valid_uscc
 from govbus.testing import KafkaEndpoint
 from producers import Publisher
 
@@ -57,7 +58,13 @@ pytestmark = pytest.mark.kafka
 
 RUN = uuid.uuid4().int % 300_000
 ID = citizen_id(RUN)  # valid, distinct per run
-BAD_ID = ID[:17] + ("0" if ID[17] != "0" else "1")  # wrong check digit
+# A wrong check digit; also not a valid USCC (an 18-digit string is one 1 time in 31, and
+# it is sent as a legal entity's key below).
+BAD_ID = next(
+    bad
+    for bad in (ID[:17] + check for check in "0123456789X" if check != ID[17])
+    if not is_valid_uscc(bad)
+)
 HOLDER_ID = citizen_id((RUN + 1) % 300_000)
 NAME = "欧阳测试娜"
 PHONE = "13987654321"

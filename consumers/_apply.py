@@ -30,11 +30,9 @@ The new next offset of each partition is written in the same transaction.
 
 from __future__ import annotations
 
-import gc
 import random
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -64,6 +62,7 @@ from govbus import (
     GovbusError,
     Resource,
 )
+from govbus._gc import cyclic_gc_paused
 
 log = structlog.get_logger("govbus.sync")
 Headers = list[tuple[str, str | None]]
@@ -401,20 +400,6 @@ def _write_rows(tx: StoreWriter, rows: _Rows, now: datetime, result: BatchResult
         tx.refresh_holder_links(certificates.seen.keys() if certificates else (), holders)
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """The merge allocates a few objects per event, none in cycles (refcounting frees them),
-    yet each allocation burst triggers collections that walk the whole heap: ≈ 20 % of a
-    batch. Pause the cyclic collector for the batch only, then restore its state."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def apply_batch(
     store: Store,
     items: Sequence[BatchItem],
@@ -448,7 +433,7 @@ def _apply_once(
     group: str,
     now: datetime | None,
 ) -> BatchResult:
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         # The batch's rows die when this call returns, before the collector is back: its
         # allocation count then drops by as much as it grew, so no collection follows.
         return _apply_paused(store, items, catalog, group, now or datetime.now(UTC))

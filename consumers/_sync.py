@@ -28,6 +28,7 @@ from consumers._dead_letters import DeadLetterPublisher
 from consumers._decode import RawRecord, decode_record, validate_record
 from consumers._store import Store
 from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
+from govbus._gc import cyclic_gc_paused
 
 log = structlog.get_logger("govbus.sync")
 
@@ -94,9 +95,7 @@ def to_batch_items(
     hold no cycles (refcounting frees them), yet their allocation bursts set off full-heap
     collections, ≈ 20 % of the decoding time."""
     items: list[BatchItem] = []
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():
         for raw in records:
             decoded = decode_record(
                 contract,
@@ -105,9 +104,6 @@ def to_batch_items(
                 max_event_bytes=settings.max_event_bytes,
             )
             items.append(validate_record(contract.catalog, decoded, raw))
-    finally:
-        if was_enabled:
-            gc.enable()
     return items
 
 

@@ -232,6 +232,19 @@ _EVENT_IDS_AS_BLOBS = Migration(
 )
 
 
+_TOPIC_IDS = Migration(
+    5,
+    "the Kafka topic id each group's offsets were taken from (a recreated topic is another log)",
+    (
+        """CREATE TABLE applied_topics (
+    consumer_group {text} NOT NULL,
+    topic {text} NOT NULL,
+    topic_id {text} NOT NULL,
+    PRIMARY KEY (consumer_group, topic))""",
+    ),
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -295,6 +308,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _PROVENANCE_WITH_RECORD,
     _PROVENANCE_PER_FIELD,
     _EVENT_IDS_AS_BLOBS,
+    _TOPIC_IDS,
 )
 
 STATE_TABLES = (
@@ -302,6 +316,7 @@ STATE_TABLES = (
     "legal_entities",
     "certificates",
     "applied_offsets",
+    "applied_topics",
     "processed_events",
     "quarantine",
 )

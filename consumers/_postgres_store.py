@@ -366,6 +366,21 @@ class PostgresStore:
         ).fetchall()
         return {(t, p): o for t, p, o in rows}
 
+    def topic_ids(self, group: str) -> dict[str, str]:
+        rows = self._conn.execute(
+            "SELECT topic, topic_id FROM applied_topics WHERE consumer_group = %s", (group,)
+        ).fetchall()
+        return dict(rows)
+
+    def save_topic_ids(self, group: str, topic_ids: dict[str, str]) -> None:
+        with self._conn.transaction(), self._conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO applied_topics (consumer_group, topic, topic_id) "
+                "VALUES (%s, %s, %s) ON CONFLICT (consumer_group, topic) "
+                "DO UPDATE SET topic_id = excluded.topic_id",
+                [(group, topic, topic_id) for topic, topic_id in topic_ids.items()],
+            )
+
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         sql, names, stamped = record_sql(kind, "%s")
         row = self._conn.execute(sql, (key,)).fetchone()

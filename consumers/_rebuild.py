@@ -13,6 +13,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumers._apply import apply_batch
+from consumers._log_identity import current_topic_ids
 from consumers._store import Store
 from consumers._sync import (
     FETCH_LIMITS,
@@ -52,7 +53,8 @@ def rebuild_store(
     )
     totals = SyncTotals()
     try:
-        partitions = _partitions(consumer, base_topics(contract, options.topic_prefix))
+        topics = base_topics(contract, options.topic_prefix)
+        partitions = _partitions(consumer, topics)
         ends: dict[tuple[str, int], int] = {}
         total = 0
         for tp in partitions:
@@ -61,6 +63,7 @@ def rebuild_store(
                 ends[(tp.topic, tp.partition)] = high
                 total += high - low
         store.reset()
+        store.save_topic_ids(options.group, current_topic_ids(settings, topics))
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for (t, p) in ends])
         done = 0
         remaining = dict(ends)

@@ -286,6 +286,20 @@ class SqliteStore:
         )
         return {(t, p): o for t, p, o in rows}
 
+    def topic_ids(self, group: str) -> dict[str, str]:
+        rows = self._conn.execute(
+            "SELECT topic, topic_id FROM applied_topics WHERE consumer_group = ?", (group,)
+        )
+        return dict(rows)
+
+    def save_topic_ids(self, group: str, topic_ids: dict[str, str]) -> None:
+        with self._immediate() as conn:
+            conn.executemany(
+                "INSERT INTO applied_topics (consumer_group, topic, topic_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (consumer_group, topic) DO UPDATE SET topic_id = excluded.topic_id",
+                [(group, topic, topic_id) for topic, topic_id in topic_ids.items()],
+            )
+
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         sql, names, stamped = record_sql(kind, "?")
         row = self._conn.execute(sql, (key,)).fetchone()

@@ -26,6 +26,7 @@ from consumers._apply import (
 )
 from consumers._dead_letters import DeadLetterPublisher
 from consumers._decode import RawRecord, decode_record, validate_record
+from consumers._log_identity import check_topic_ids, current_topic_ids
 from consumers._store import Store
 from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
 from govbus._gc import cyclic_gc_paused
@@ -131,6 +132,7 @@ class SyncService:
         topics = base_topics(self.contract, self.options.topic_prefix)
         if self.options.create_topics:
             ensure_topics(admin_config(self.settings), [*topics, self.settings.dlq_topic])
+        check_topic_ids(self.store, self.options.group, current_topic_ids(self.settings, topics))
         self.dead_letters = self.dead_letters or DeadLetterPublisher(self.settings)
         overrides: dict[str, Any] = {
             **FETCH_LIMITS,

@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     STALE_UPDATE = "STALE_UPDATE"
     DELIVERY_FAILED = "DELIVERY_FAILED"
     REGISTRY_ERROR = "REGISTRY_ERROR"
+    TOPIC_REPLACED = "TOPIC_REPLACED"
 
 
 class GovbusError(Exception):

@@ -12,6 +12,8 @@ from importlib.metadata import entry_points
 
 import typer
 
+from govbus._errors import GovbusError
+
 app = typer.Typer(name="govbus", no_args_is_help=True, add_completion=False)
 
 
@@ -32,4 +34,8 @@ def _register_plugins(root: typer.Typer) -> None:
 
 def main() -> None:
     _register_plugins(app)
-    app()
+    try:
+        app()
+    except GovbusError as exc:  # a refusal, not a crash: its code and message, no traceback
+        typer.echo(f"error {exc.code}: {exc.message}", err=True)
+        raise SystemExit(2) from None

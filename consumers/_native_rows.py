@@ -13,13 +13,9 @@ from datetime import UTC
 from types import ModuleType
 from typing import Any
 
-from govbus._native import native_available
+from govbus._native import native_available, native_module
 
-_module: ModuleType | None
-try:
-    import govbus_native as _module
-except ImportError:  # not built: the Python paths serve
-    _module = None
+_module: ModuleType | None = native_module()  # None when not built: the Python paths serve
 
 
 def native_rows_on() -> bool:

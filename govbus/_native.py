@@ -26,6 +26,11 @@ MakeRecord = Callable[..., tuple[str, bytes, bytes, list[tuple[str, bytes]], int
 """(event, traceparent=None) -> (event id, key, value, headers, size)."""
 
 
+def native_module() -> ModuleType | None:
+    """The extension module itself, for the packages that add native paths of their own."""
+    return _module
+
+
 def native_built() -> bool:
     """The extension is built and installed."""
     return _module is not None

@@ -305,24 +305,30 @@ class Publisher:
             index += 1
 
     def _produce_for_batch(self, record: OutgoingRecord, batch: BatchDelivery) -> None:
-        while True:
-            try:
-                self._producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    on_delivery=batch.tracker,
-                    headers=record.headers,
-                )
-                break
-            except BufferError:
-                self._producer.poll(_BACKPRESSURE_POLL)
-            except Exception as exc:  # KafkaException: fatal producer state, unknown topic...
-                raise GovbusError(
-                    ErrorCode.BROKER_UNAVAILABLE,
-                    f"could not produce to {record.topic}: {type(exc).__name__}",
-                ) from exc
+        while not self._produce_once(record, batch.tracker):
+            self._producer.poll(_BACKPRESSURE_POLL)
         batch.tracker.count_produced(record.topic)
+
+    def _produce_once(
+        self, record: OutgoingRecord, on_delivery: Callable[[Any, Any], None]
+    ) -> bool:
+        """Produce; False when the local queue is full (the caller decides how to wait)."""
+        try:
+            self._producer.produce(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                on_delivery=on_delivery,
+                headers=record.headers,
+            )
+        except BufferError:
+            return False
+        except Exception as exc:  # KafkaException: fatal producer state, unknown topic...
+            raise GovbusError(
+                ErrorCode.BROKER_UNAVAILABLE,
+                f"could not produce to {record.topic}: {type(exc).__name__}",
+            ) from exc
+        return True
 
     def send(
         self, record: OutgoingRecord, *, on_delivery: DeliveryCallback | None = None
@@ -342,22 +348,7 @@ class Publisher:
         result = _TrackedDelivery(self, record.event_id, record.topic)
         if on_delivery is not None:
             result.add_done_callback(on_delivery)
-        try:
-            self._producer.produce(
-                record.topic,
-                value=record.value,
-                key=record.key,
-                on_delivery=result,
-                headers=record.headers,
-            )
-        except BufferError:
-            return None
-        except Exception as exc:  # KafkaException: fatal producer state, unknown topic...
-            raise GovbusError(
-                ErrorCode.BROKER_UNAVAILABLE,
-                f"could not produce to {record.topic}: {type(exc).__name__}",
-            ) from exc
-        return result
+        return result if self._produce_once(record, result) else None
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve delivery reports; returns how many were served."""

@@ -515,24 +515,8 @@ impl AvroEncoder {
     /// computes them; None for anything else (naive datetimes follow fastavro's
     /// local-time rule through its converter).
     fn aware_micros(&self, value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
-        if !value.is_exact_instance_of::<PyDateTime>() {
+        let Some((moment, offset_micros)) = aware_datetime(value, &self.known)? else {
             return Ok(None);
-        }
-        let moment = value.cast::<PyDateTime>()?;
-        let Some(tzinfo) = moment.get_tzinfo() else {
-            return Ok(None);
-        };
-        let (offset_seconds, offset_micros) = if tzinfo.is(self.known.utc.bind(value.py())) {
-            (0, 0)
-        } else {
-            let offset = value.call_method0(intern!(value.py(), "utcoffset"))?;
-            let Ok(delta) = offset.cast::<PyDelta>() else {
-                return Ok(None);
-            };
-            (
-                delta.get_days() as i64 * 86_400 + delta.get_seconds() as i64,
-                delta.get_microseconds() as i64,
-            )
         };
         let days = days_from_civil(
             moment.get_year() as i64,
@@ -542,12 +526,36 @@ impl AvroEncoder {
         let seconds = days * 86_400
             + moment.get_hour() as i64 * 3_600
             + moment.get_minute() as i64 * 60
-            + moment.get_second() as i64
-            - offset_seconds;
+            + moment.get_second() as i64;
         Ok(Some(
             seconds * 1_000_000 + moment.get_microsecond() as i64 - offset_micros,
         ))
     }
+}
+
+/// An aware `datetime` (exact type) and its UTC offset in microseconds; None for anything
+/// else, and for a tzinfo whose `utcoffset` is None (Python treats that as naive).
+pub fn aware_datetime<'a, 'py>(
+    value: &'a Bound<'py, PyAny>,
+    known: &Known,
+) -> PyResult<Option<(&'a Bound<'py, PyDateTime>, i64)>> {
+    if !value.is_exact_instance_of::<PyDateTime>() {
+        return Ok(None);
+    }
+    let moment = value.cast::<PyDateTime>()?;
+    let Some(tzinfo) = moment.get_tzinfo() else {
+        return Ok(None);
+    };
+    if tzinfo.is(known.utc.bind(value.py())) {
+        return Ok(Some((moment, 0)));
+    }
+    let offset = value.call_method0(intern!(value.py(), "utcoffset"))?;
+    let Ok(delta) = offset.cast::<PyDelta>() else {
+        return Ok(None);
+    };
+    let micros = (delta.get_days() as i64 * 86_400 + delta.get_seconds() as i64) * 1_000_000
+        + delta.get_microseconds() as i64;
+    Ok(Some((moment, micros)))
 }
 
 fn write_integer(

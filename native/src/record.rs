@@ -8,12 +8,9 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyBytes, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyDict, PyList, PyString,
-    PyTimeAccess, PyTuple, PyTzInfoAccess,
-};
+use pyo3::types::{PyBytes, PyDateAccess, PyDict, PyList, PyString, PyTimeAccess, PyTuple};
 
-use crate::avro::{canonical_uuid, instance_dict, AvroEncoder, Known};
+use crate::avro::{aware_datetime, canonical_uuid, instance_dict, AvroEncoder, Known};
 use crate::pseudonym::Pseudonymizer;
 
 /// A header name, with its length in bytes (counted in the record size).
@@ -289,11 +286,7 @@ impl RecordMaker {
 
     /// `datetime.isoformat()` of an aware datetime (exact type); None for anything else.
     fn isoformat(&self, value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-        if !value.is_exact_instance_of::<PyDateTime>() {
-            return Ok(None);
-        }
-        let moment = value.cast::<PyDateTime>()?;
-        let Some(tzinfo) = moment.get_tzinfo() else {
+        let Some((moment, offset_micros)) = aware_datetime(value, &self.known)? else {
             return Ok(None);
         };
         let mut text = String::with_capacity(32);
@@ -312,20 +305,9 @@ impl RecordMaker {
             text.push('.');
             push_digits(&mut text, moment.get_microsecond(), 6);
         }
-        if tzinfo.is(self.known.utc.bind(value.py())) {
-            text.push_str("+00:00");
-            return Ok(Some(text));
-        }
-        let offset = value.call_method0(intern!(value.py(), "utcoffset"))?;
-        let Ok(delta) = offset.cast::<PyDelta>() else {
-            return Ok(None);
-        };
         // CPython's format_utcoffset: sign, then HH:MM[:SS[.ffffff]] of the magnitude.
-        let mut micros = (delta.get_days() as i64 * 86_400 + delta.get_seconds() as i64)
-            * 1_000_000
-            + delta.get_microseconds() as i64;
-        let sign = if micros < 0 { '-' } else { '+' };
-        micros = micros.abs();
+        let sign = if offset_micros < 0 { '-' } else { '+' };
+        let micros = offset_micros.abs();
         let (seconds, fraction) = (micros / 1_000_000, micros % 1_000_000);
         text.push_str(&format!(
             "{sign}{:02}:{:02}",

@@ -19,29 +19,9 @@ from govbus import Contract, PersonChanged, PersonData, Settings, parse_cloudeve
 from producers import Publisher, create_outbox_table, write_outbox_event
 from producers._outbox_store import PostgresOutbox
 from producers._relay import run_relay
+from producers.testing import InMemoryMessage
 
 pytestmark = pytest.mark.postgres
-
-
-class _Message:
-    """What librdkafka hands the delivery callback, failed or not."""
-
-    def __init__(self, topic: str, headers: Any, offset: int) -> None:
-        self._topic = topic
-        self._headers = headers
-        self._offset = offset
-
-    def topic(self) -> str:
-        return self._topic
-
-    def headers(self) -> Any:
-        return self._headers
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
 
 
 class OutageProducer:
@@ -51,13 +31,13 @@ class OutageProducer:
     def __init__(self, failing_flush: int) -> None:
         self.failing_flush = failing_flush
         self.flushes = 0
-        self.pending: list[tuple[str, Any, _Message]] = []
+        self.pending: list[tuple[str, Any, InMemoryMessage]] = []
         self.delivered: list[str] = []  # event ids, in acknowledgement order
         self.failed: list[str] = []
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> None:
         event_id = parse_cloudevent_headers(kwargs["headers"]).id
-        message = _Message(topic, kwargs["headers"], -1)
+        message = InMemoryMessage(topic, value, key, kwargs["headers"])
         self.pending.append((event_id, kwargs["on_delivery"], message))
 
     def _serve(self, fail: bool) -> int:
@@ -68,7 +48,7 @@ class OutageProducer:
                 report(KafkaError(KafkaError._MSG_TIMED_OUT), message)
             else:
                 self.delivered.append(event_id)
-                message._offset = len(self.delivered)
+                message.offset_number = len(self.delivered)
                 report(None, message)
         return len(served)
 

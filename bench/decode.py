@@ -3,7 +3,7 @@
     python -m bench.decode [--records N] [--rounds R] [--profile]
 
 govbus side: the sync's per-record path from a raw Kafka message to a validated event
-(`consumers._sync.to_batch_items`: size limit, CloudEvents headers, wire header, writer
+(`govbus.consumers._sync.to_batch_items`: size limit, CloudEvents headers, wire header, writer
 schema, Avro body, trailing bytes, the typed event, identifiers, department and field
 authority). Raw side: `fastavro.schemaless_reader` of the same Avro bodies (wire header
 skipped) with the same parsed schema, nothing else. Best of R rounds each, interleaved, in
@@ -23,10 +23,11 @@ from typing import Any
 
 import fastavro
 
-from consumers._apply import KafkaPosition, RejectedRecord
-from consumers._decode import RawRecord
-from consumers._sync import SyncOptions, to_batch_items
-from consumers.testing import (
+from govbus import ChangeEvent, Contract, cloudevent_headers, load_contract, validate_event
+from govbus.consumers._apply import KafkaPosition, RejectedRecord
+from govbus.consumers._decode import RawRecord
+from govbus.consumers._sync import SyncOptions, to_batch_items
+from govbus.consumers.testing import (
     MARRIAGE,
     certificate,
     citizen_id,
@@ -35,7 +36,6 @@ from consumers.testing import (
     test_settings,
     uscc,
 )
-from govbus import ChangeEvent, Contract, cloudevent_headers, load_contract, validate_event
 
 
 def sample_events(count: int, seed: int = 5) -> list[ChangeEvent[Any]]:

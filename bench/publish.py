@@ -40,9 +40,9 @@ from govbus import (
     native_available,
 )
 from govbus import producer_config as make_producer_config
-from producers import OutgoingRecord, Publisher, create_outbox_table, write_outbox_event
-from producers._outbox_store import PostgresOutbox
-from producers._relay import run_relay
+from govbus.producers import OutgoingRecord, Publisher, create_outbox_table, write_outbox_event
+from govbus.producers._outbox_store import PostgresOutbox
+from govbus.producers._relay import run_relay
 
 TOPIC = "govbus.base.person"
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import fastavro
 
-from consumers.testing import citizen_id
 from govbus import Contract, PersonChanged, Settings, load_contract, validate_event
+from govbus.consumers.testing import citizen_id
 
 
 def person_inputs(count: int) -> list[dict[str, Any]]:

@@ -33,13 +33,13 @@ from typing import Any
 
 import psycopg
 
-from consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
-from consumers._apply import BatchItem, BatchResult
-from consumers._migrations import DIALECTS
-from consumers._sync import SyncOptions, SyncService
-from consumers._tables import columns
-from consumers.testing import citizen_id, person, publish_events
 from govbus import EntityKind, Settings, admin_config, ensure_topics, load_contract
+from govbus.consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
+from govbus.consumers._apply import BatchItem, BatchResult
+from govbus.consumers._migrations import DIALECTS
+from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers._tables import columns
+from govbus.consumers.testing import citizen_id, person, publish_events
 
 BATCH = 5000
 

@@ -4,7 +4,7 @@ Pipeline: `decode_record` (bytes → event or rejection) → `validate_record` (
 → `apply_batch` (one store transaction per batch, offsets included).
 """
 
-from consumers._apply import (
+from govbus.consumers._apply import (
     BatchItem,
     BatchResult,
     KafkaPosition,
@@ -12,7 +12,7 @@ from consumers._apply import (
     SourcedEvent,
     apply_batch,
 )
-from consumers._store import (
+from govbus.consumers._store import (
     FieldProvenance,
     QuarantineRow,
     Store,

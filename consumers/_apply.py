@@ -13,7 +13,7 @@ Rules, in order, for every record of the batch:
    with a null value is set to null; fields not listed are left untouched. The field's
    provenance stamp (department, sequence, event id, occurred-at, applied-at) is kept in
    the record's row. The authority check is done here; the sequence comparison runs in
-   the database, in the upsert itself (`consumers._merge_sql`): nothing is read back. The
+   the database, in the upsert itself (`govbus.consumers._merge_sql`): nothing is read back. The
    k-th event of a key within the batch goes into the k-th round, merged before the next
    one, so events of one key apply in arrival order; within a round, upserts setting the
    same fields ("shape") share a statement that names only those fields.
@@ -40,9 +40,18 @@ from typing import Any
 
 import structlog
 
-from consumers._merge_sql import MergeRow, UpsertShape
-from consumers._native_rows import scan_batch
-from consumers._store import (
+from govbus import (
+    Catalog,
+    CertificateChanged,
+    ChangeEvent,
+    EntityKind,
+    GovbusError,
+    Resource,
+)
+from govbus._gc import cyclic_gc_paused
+from govbus.consumers._merge_sql import MergeRow, UpsertShape
+from govbus.consumers._native_rows import scan_batch
+from govbus.consumers._store import (
     EPOCH,
     MICROSECOND,
     MergeRound,
@@ -53,16 +62,7 @@ from consumers._store import (
     TopicPartition,
     epoch_us,
 )
-from consumers._tables import RECORD_FIELD, columns
-from govbus import (
-    Catalog,
-    CertificateChanged,
-    ChangeEvent,
-    EntityKind,
-    GovbusError,
-    Resource,
-)
-from govbus._gc import cyclic_gc_paused
+from govbus.consumers._tables import RECORD_FIELD, columns
 
 log = structlog.get_logger("govbus.sync")
 Headers = list[tuple[str, str | None]]
@@ -197,7 +197,7 @@ _Target = tuple[_Rules, _KindRows]
 
 @dataclass(slots=True)
 class _Rows:
-    """The batch's events as merge rows per kind (see `consumers._merge_sql`)."""
+    """The batch's events as merge rows per kind (see `govbus.consumers._merge_sql`)."""
 
     catalog: Catalog
     applied_us: int

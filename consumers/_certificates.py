@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from consumers._store import StoredRecord
+from govbus.consumers._store import StoredRecord
 
 
 class Validity(StrEnum):

@@ -6,8 +6,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from consumers._apply import RejectedRecord
 from govbus import ErrorCode, GovbusError, Settings, producer_config
+from govbus.consumers._apply import RejectedRecord
 
 ERROR_CODE_HEADER = "govbus_error_code"
 ERROR_REASON_HEADER = "govbus_error_reason"

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from consumers._apply import KafkaPosition, RejectedRecord, SourcedEvent
 from govbus import (
     Catalog,
     Contract,
@@ -21,6 +20,7 @@ from govbus import (
     validate_event,
 )
 from govbus._envelope import check_cloudevent_headers
+from govbus.consumers._apply import KafkaPosition, RejectedRecord, SourcedEvent
 
 RawHeaders = Sequence[tuple[str, bytes | None]]
 

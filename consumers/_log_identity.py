@@ -13,8 +13,8 @@ from __future__ import annotations
 from confluent_kafka import KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient
 
-from consumers._store import Store
 from govbus import ErrorCode, GovbusError, Settings, admin_config
+from govbus.consumers._store import Store
 
 _DESCRIBE_TIMEOUT = 30.0
 

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from consumers._tables import KEY_FIELD, RECORD_FIELD, TABLES, columns
 from govbus import EntityKind
+from govbus.consumers._tables import KEY_FIELD, RECORD_FIELD, TABLES, columns
 
 MergeRow = list[Any]
 """One event as a merge row, in the column order of its layout (`upsert_layout`,

@@ -9,7 +9,7 @@ let readers index and filter (`valid_to`, `holder_id`, `status`) without JSON op
 and COPY/executemany of flat tuples is the fastest bulk path on both drivers.
 
 Provenance (migration 2) lives in one JSON column of the record, {field: stamp} (see
-`consumers._store.Stamp`), not in a row per field: an event is one row write, and the
+`govbus.consumers._store.Stamp`), not in a row per field: an event is one row write, and the
 merge reads values and sequences in the same SELECT. It is the current provenance of each
 field, which is what the store promises; there is no provenance history.
 
@@ -18,10 +18,10 @@ Migration 3 splits that column into two per field, `<field>__seq` (integer) and
 `_key__*` (the newest key-authority upsert, what a restore needs), and `_stale` (how
 many fields of the record's last merge were stale: PostgreSQL returns it to count them).
 With the sequences in plain integer columns the merge is one `INSERT … ON CONFLICT DO
-UPDATE SET f = CASE WHEN excluded.f__seq > f__seq …` per batch (`consumers._merge_sql`):
+UPDATE SET f = CASE WHEN excluded.f__seq > f__seq …` per batch (`govbus.consumers._merge_sql`):
 no read, no merge in Python. (Since the merge statements per shape, `_key__*` are only the
 carrier of a key-authority upsert's stamp when it sets no field: written on insert, never
-read; see `consumers._merge_sql`.)
+read; see `govbus.consumers._merge_sql`.)
 """
 
 from __future__ import annotations

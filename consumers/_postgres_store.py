@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from consumers._merge_sql import (
+from govbus import EntityKind
+from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     MergeRow,
     UpsertShape,
@@ -23,9 +24,9 @@ from consumers._merge_sql import (
     upsert_layout,
     upsert_sql,
 )
-from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
-from consumers._native_rows import copy_rows
-from consumers._store import (
+from govbus.consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
+from govbus.consumers._native_rows import copy_rows
+from govbus.consumers._store import (
     MergeRound,
     QuarantineRow,
     StoreConflict,
@@ -34,8 +35,7 @@ from consumers._store import (
     field_provenance,
     stamps_from_columns,
 )
-from consumers._tables import TABLES, ColumnType, columns
-from govbus import EntityKind
+from govbus.consumers._tables import TABLES, ColumnType, columns
 
 _MIGRATION_LOCK = 0x60B05_0001
 _CUSTOM_PLAN = False
@@ -85,7 +85,7 @@ rather than going with the other rare shapes' rows into the generic one."""
 
 @cache
 def _params_row(kind: EntityKind, layout: tuple[str, ...]) -> str:
-    """One merge row from parameters, as `rows_from` of `consumers._merge_sql`."""
+    """One merge row from parameters, as `rows_from` of `govbus.consumers._merge_sql`."""
     typed = ", ".join(
         f"%s::{pg} AS {name}" for name, pg in zip(layout, _copy_types(kind, layout), strict=True)
     )

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from consumers._certificates import CertificateVerdict, certificate_validity
-from consumers._store import FieldProvenance, Store, StoredRecord
 from govbus import Catalog, EntityKind, Resource
+from govbus.consumers._certificates import CertificateVerdict, certificate_validity
+from govbus.consumers._store import FieldProvenance, Store, StoredRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from consumers._apply import apply_batch
-from consumers._log_identity import current_topic_ids
-from consumers._store import Store
-from consumers._sync import (
+from govbus import Contract, Settings, consumer_config
+from govbus.consumers._apply import apply_batch
+from govbus.consumers._log_identity import current_topic_ids
+from govbus.consumers._store import Store
+from govbus.consumers._sync import (
     FETCH_LIMITS,
     SyncOptions,
     SyncTotals,
@@ -23,7 +24,6 @@ from consumers._sync import (
     raw_record,
     to_batch_items,
 )
-from govbus import Contract, Settings, consumer_config
 
 Progress = Callable[[int, int], None]
 """Called with (records done, records in total)."""

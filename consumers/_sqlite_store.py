@@ -16,7 +16,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from consumers._merge_sql import (
+from govbus import EntityKind
+from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     STALE_FUNCTION,
     MergeRow,
@@ -27,13 +28,13 @@ from consumers._merge_sql import (
     upsert_layout,
     upsert_sql,
 )
-from consumers._migrations import (
+from govbus.consumers._migrations import (
     MIGRATIONS,
     SCHEMA_MIGRATIONS_DDL,
     STATE_TABLES,
     UNHEX_FUNCTION,
 )
-from consumers._store import (
+from govbus.consumers._store import (
     MergeRound,
     QuarantineRow,
     StoredRecord,
@@ -41,8 +42,7 @@ from consumers._store import (
     field_provenance,
     stamps_from_columns,
 )
-from consumers._tables import TABLES, ColumnType, columns
-from govbus import EntityKind
+from govbus.consumers._tables import TABLES, ColumnType, columns
 
 
 def _to_db(value: Any, ctype: ColumnType) -> Any:
@@ -69,7 +69,7 @@ def _from_db(value: Any, ctype: ColumnType) -> Any:
 
 _SHAPED_FROM = 8
 """Rows of a shape from which they get their own statement rather than the generic one
-(`consumers._merge_sql`): few shapes per batch keep the connection's statement cache warm."""
+(`govbus.consumers._merge_sql`): few shapes per batch keep the connection's statement cache warm."""
 
 
 @cache

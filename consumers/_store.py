@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from consumers._merge_sql import MergeRow, UpsertShape
 from govbus import EntityKind
+from govbus.consumers._merge_sql import MergeRow, UpsertShape
 
 TopicPartition = tuple[str, int]
 
@@ -135,7 +135,7 @@ class StoreWriter(Protocol):
         ...
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
-        """Merge the rounds in order (see `consumers._merge_sql`); return the stale fields."""
+        """Merge the rounds in order (`govbus.consumers._merge_sql`); return the stale fields."""
         ...
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None: ...
@@ -188,11 +188,11 @@ class Store(Protocol):
 def open_store(url: str) -> Store:
     """Open (and migrate) the store at `sqlite:///path` or `postgresql://...`."""
     if url.startswith("sqlite:"):
-        from consumers._sqlite_store import SqliteStore
+        from govbus.consumers._sqlite_store import SqliteStore
 
         return SqliteStore(url)
     if url.startswith(("postgresql:", "postgres:")):
-        from consumers._postgres_store import PostgresStore
+        from govbus.consumers._postgres_store import PostgresStore
 
         return PostgresStore(url)
     scheme = url.split(":", 1)[0]

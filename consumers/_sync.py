@@ -17,19 +17,19 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from consumers._apply import (
+from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
+from govbus._gc import cyclic_gc_paused
+from govbus.consumers._apply import (
     BatchItem,
     BatchResult,
     KafkaPosition,
     RejectedRecord,
     apply_batch,
 )
-from consumers._dead_letters import DeadLetterPublisher
-from consumers._decode import RawRecord, decode_record, validate_record
-from consumers._log_identity import check_topic_ids, current_topic_ids
-from consumers._store import Store
-from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
-from govbus._gc import cyclic_gc_paused
+from govbus.consumers._dead_letters import DeadLetterPublisher
+from govbus.consumers._decode import RawRecord, decode_record, validate_record
+from govbus.consumers._log_identity import check_topic_ids, current_topic_ids
+from govbus.consumers._store import Store
 
 log = structlog.get_logger("govbus.sync")
 

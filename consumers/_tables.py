@@ -20,7 +20,7 @@ RECORD_FIELD = "_record"
 
 KEY_FIELD = "_key"
 """Pseudo-field whose columns carry a key-authority upsert's stamp into the merge statement
-when no field does (`consumers._merge_sql`), for the restore of a deleted record. Written
+when no field does (`govbus.consumers._merge_sql`), for the restore of a deleted record. Written
 on insert only, never read, not shown as provenance."""
 
 TABLES: dict[EntityKind, str] = {

@@ -12,10 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from consumers._queries import field_views, find_certificates, masked_key, verify_certificate
-from consumers._rebuild import rebuild_store
-from consumers._store import Store, open_store
-from consumers._sync import SyncOptions, SyncService
 from govbus import (
     Contract,
     EntityKind,
@@ -24,6 +20,10 @@ from govbus import (
     get_settings,
     load_contract,
 )
+from govbus.consumers._queries import field_views, find_certificates, masked_key, verify_certificate
+from govbus.consumers._rebuild import rebuild_store
+from govbus.consumers._store import Store, open_store
+from govbus.consumers._sync import SyncOptions, SyncService
 
 console = Console()
 store_app = typer.Typer(help="Query the base-information store.", no_args_is_help=True)

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
-from gateway._auth import CredentialStore
-from gateway._db import open_database
-from gateway._errors import install_error_handlers
-from gateway._ingest import ingest_router
-from gateway._settings import GatewaySettings
-from gateway.registry import RegistryStore, registry_router
+from govbus.gateway._auth import CredentialStore
+from govbus.gateway._db import open_database
+from govbus.gateway._errors import install_error_handlers
+from govbus.gateway._ingest import ingest_router
+from govbus.gateway._settings import GatewaySettings
+from govbus.gateway.registry import RegistryStore, registry_router
 
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:

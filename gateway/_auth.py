@@ -21,7 +21,7 @@ import yaml
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway._errors import ApiError
+from govbus.gateway._errors import ApiError
 
 Role = Literal["catalog-admin", "department", "operator", "subscriber"]
 # scrypt cost: ~16 MiB and tens of milliseconds per check; verified secrets are cached.

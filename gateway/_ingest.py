@@ -1,7 +1,7 @@
 """`POST /v1/events`: HTTP ingestion for departments without a Kafka client.
 
 The caller is an authenticated department; its events pass the same checks as the SDK
-(the `producers.Publisher` of its department). A batch is all-or-nothing: every event is
+(the `govbus.producers.Publisher` of its department). A batch is all-or-nothing: every event is
 checked first and any refusal returns 422 with a per-event error list; otherwise all are
 produced and 202 lists the event ids once the broker acknowledged every one of them.
 Send `event_id`s to make retries idempotent: consumers drop duplicates by event id.
@@ -18,8 +18,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway._auth import Principal, current_principal
-from gateway._errors import ApiError
 from govbus import (
     CertificateChanged,
     EntityKind,
@@ -31,7 +29,9 @@ from govbus import (
     producer_config,
     resource_for_event,
 )
-from producers import OutgoingRecord, Publisher, event_from_record
+from govbus.gateway._auth import Principal, current_principal
+from govbus.gateway._errors import ApiError
+from govbus.producers import OutgoingRecord, Publisher, event_from_record
 
 MAX_BATCH = 1000
 ACK_TIMEOUT = 15.0

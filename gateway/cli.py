@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gateway._settings import GatewaySettings
+from govbus.gateway._settings import GatewaySettings
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
 
@@ -19,8 +19,8 @@ def serve(
     """Serve the gateway (schema registry included) with uvicorn."""
     import uvicorn
 
-    from gateway._app import create_app
     from govbus import configure_logging
+    from govbus.gateway._app import create_app
 
     settings = GatewaySettings()
     configure_logging(settings.log_level, settings.log_format)
@@ -35,7 +35,7 @@ def serve(
 @gateway_app.command("hash-secret")
 def hash_secret_command() -> None:
     """Read a secret (not echoed) and print its salted hash for the credentials file."""
-    from gateway._auth import hash_secret
+    from govbus.gateway._auth import hash_secret
 
     secret = typer.prompt("secret", hide_input=True, confirmation_prompt=True)
     typer.echo(hash_secret(secret))

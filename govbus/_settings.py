@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = None
     schema_registry_auth: SecretStr | None = None
 
-    schemas_dir: Path = REPO_ROOT / "schemas"
+    # Shipped inside the package (govbus/schemas, a symlink to the top-level folder in a checkout).
+    schemas_dir: Path = Path(__file__).resolve().parent / "schemas"
     store_url: str = "sqlite:///base.db"
     dlq_topic: str = "govbus.dlq"
     # Keyed pseudonyms for person record keys; set a real secret in production.

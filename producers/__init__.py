@@ -5,12 +5,12 @@
 - `write_outbox_event`: the transactional outbox, relayed by `govbus relay`.
 """
 
-from producers._async import AsyncPublisher
-from producers._batch import BatchDelivery, BatchReceipt, Refusal
-from producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
-from producers._outbox_tables import create_outbox_table, write_outbox_event
-from producers._publisher import OutgoingRecord, ProducerLike, Publisher
-from producers._records import event_from_record
+from govbus.producers._async import AsyncPublisher
+from govbus.producers._batch import BatchDelivery, BatchReceipt, Refusal
+from govbus.producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
+from govbus.producers._outbox_tables import create_outbox_table, write_outbox_event
+from govbus.producers._publisher import OutgoingRecord, ProducerLike, Publisher
+from govbus.producers._records import event_from_record
 
 __all__ = [
     "AsyncPublisher",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from govbus import GovbusError, Settings, admin_config, load_contract
-from producers._acls import sync_acls
+from govbus.producers._acls import sync_acls
 
 
 def acls_sync_command(*, dry_run: bool, principal_template: str, lowercase: bool) -> None:

@@ -14,9 +14,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from govbus import ChangeEvent, Contract, Settings
-from producers._batch import BatchReceipt
-from producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
-from producers._publisher import ProducerLike, Publisher
+from govbus.producers._batch import BatchReceipt
+from govbus.producers._delivery import DeliveryFailure, DeliveryReceipt, DeliveryResult
+from govbus.producers._publisher import ProducerLike, Publisher
 
 _POLL_TIMEOUT = 0.1
 _BACKPRESSURE_SLEEP = 0.005

@@ -14,7 +14,7 @@ from typing import Any
 
 from govbus import ErrorCode, GovbusError
 from govbus._native import native_batch_tracker
-from producers._delivery import DeliveryFailure, poll_until
+from govbus.producers._delivery import DeliveryFailure, poll_until
 
 
 @dataclass(frozen=True, slots=True)

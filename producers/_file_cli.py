@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from govbus import GovbusError, Settings, configure_logging
-from producers._file_ingest import ingest_file
-from producers._publisher import Publisher
+from govbus.producers._file_ingest import ingest_file
+from govbus.producers._publisher import Publisher
 
 
 def default_rejects_path(file: Path) -> Path:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from govbus import ErrorCode, GovbusError, Resource, resource_for_event
-from producers._batch import BatchDelivery
-from producers._publisher import Publisher, refused
-from producers._records import event_from_record
+from govbus.producers._batch import BatchDelivery
+from govbus.producers._publisher import Publisher, refused
+from govbus.producers._records import event_from_record
 
 _BATCH_LINES = 2000
 FILE_EVENT_NAMESPACE = uuid.UUID("6f1d8a52-3f1c-5e0a-9a57-2b6c0e8f4d10")

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Protocol
 
 import psycopg
 
-from producers._outbox_tables import NOTIFY_CHANNEL
+from govbus.producers._outbox_tables import NOTIFY_CHANNEL
 
 
 class OutboxRow(NamedTuple):

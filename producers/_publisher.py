@@ -32,14 +32,14 @@ from govbus import (
     resource_for_event,
 )
 from govbus._gc import cyclic_gc_paused
-from producers._batch import BatchDelivery, Refusal
-from producers._delivery import (
+from govbus.producers._batch import BatchDelivery, Refusal
+from govbus.producers._delivery import (
     DeliveryFailure,
     DeliveryResult,
     failure_code,
 )
-from producers._fast_path import build_fast_path
-from producers._metrics import PUBLISH_DELIVERED, PUBLISH_DELIVERY_FAILED, PUBLISH_REFUSED
+from govbus.producers._fast_path import build_fast_path
+from govbus.producers._metrics import PUBLISH_DELIVERED, PUBLISH_DELIVERY_FAILED, PUBLISH_REFUSED
 
 log = structlog.get_logger("govbus.producers")
 

@@ -20,9 +20,9 @@ import structlog
 from pydantic import ValidationError
 
 from govbus import EVENT_TYPES, ErrorCode, GovbusError, schema_mismatch
-from producers._delivery import DeliveryFailure
-from producers._outbox_store import OutboxRow, OutboxStore
-from producers._publisher import Publisher, refused
+from govbus.producers._delivery import DeliveryFailure
+from govbus.producers._outbox_store import OutboxRow, OutboxStore
+from govbus.producers._publisher import Publisher, refused
 
 log = structlog.get_logger("govbus.relay")
 

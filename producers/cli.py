@@ -27,10 +27,10 @@ def relay(
 ) -> None:
     """Publish the department's outbox rows in order per aggregate, marking them sent on ack."""
     from govbus import GovbusError, Settings, configure_logging
-    from producers._outbox_store import connect, open_outbox
-    from producers._outbox_tables import create_outbox_table
-    from producers._publisher import Publisher
-    from producers._relay import run_relay
+    from govbus.producers._outbox_store import connect, open_outbox
+    from govbus.producers._outbox_tables import create_outbox_table
+    from govbus.producers._publisher import Publisher
+    from govbus.producers._relay import run_relay
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -67,7 +67,7 @@ def publish(
     ] = None,
 ) -> None:
     """Publish a file of records; rerunning it only produces duplicates consumers drop."""
-    from producers._file_cli import publish_file_command
+    from govbus.producers._file_cli import publish_file_command
 
     publish_file_command(file, department, resource, rejects)
 
@@ -111,7 +111,7 @@ def acls_sync(
     lowercase: Annotated[bool, typer.Option(help="Lower-case department codes")] = True,
 ) -> None:
     """Allow each department WRITE (and DESCRIBE) only on topics it is an authority for."""
-    from producers._acls_cli import acls_sync_command
+    from govbus.producers._acls_cli import acls_sync_command
 
     acls_sync_command(dry_run=dry_run, principal_template=principal_template, lowercase=lowercase)
 

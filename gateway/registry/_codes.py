@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway._errors import ApiError
+from govbus.gateway._errors import ApiError
 
 SUBJECT_NOT_FOUND = 40401
 VERSION_NOT_FOUND = 40402

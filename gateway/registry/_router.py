@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from gateway._auth import Principal, current_principal, require_role
-from gateway._errors import REGISTRY_MEDIA_TYPE, REGISTRY_TAG
-from gateway.registry import _codes, _service
-from gateway.registry._models import ConfigRequest, SchemaRequest
-from gateway.registry._store import GLOBAL, RegistryStore
+from govbus.gateway._auth import Principal, current_principal, require_role
+from govbus.gateway._errors import REGISTRY_MEDIA_TYPE, REGISTRY_TAG
+from govbus.gateway.registry import _codes, _service
+from govbus.gateway.registry._models import ConfigRequest, SchemaRequest
+from govbus.gateway.registry._store import GLOBAL, RegistryStore
 
 
 class RegistryResponse(JSONResponse):

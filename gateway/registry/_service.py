@@ -9,14 +9,14 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException
 
-from gateway.registry import _codes
-from gateway.registry._store import GLOBAL, RegistryStore, SubjectVersion
 from govbus._compat import (
     CompatibilityLevel,
     SchemaDefinitionError,
     check_compatibility,
     normalise,
 )
+from govbus.gateway.registry import _codes
+from govbus.gateway.registry._store import GLOBAL, RegistryStore, SubjectVersion
 
 DEFAULT_COMPATIBILITY = CompatibilityLevel.BACKWARD  # Confluent's default
 _MAX_VERSION = 2**31 - 1

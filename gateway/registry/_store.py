@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway._db import Database, Transaction
+from govbus.gateway._db import Database, Transaction
 
 GLOBAL = ""  # the config row for the registry-wide default
 # Ids are 32-bit (PostgreSQL INTEGER); a larger one names no schema, and SQLite cannot even

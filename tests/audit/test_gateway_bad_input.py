@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway._app import create_app
-from gateway._ingest import IngestState
-from gateway._settings import GatewaySettings
 from govbus import load_contract
-from producers.testing import InMemoryProducer
+from govbus.gateway._app import create_app
+from govbus.gateway._ingest import IngestState
+from govbus.gateway._settings import GatewaySettings
+from govbus.producers.testing import InMemoryProducer
 
 FUZZ = settings(
     max_examples=60,

@@ -33,11 +33,6 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from fastapi.testclient import TestClient
 
-from consumers import open_store
-from consumers.testing import MARRIAGE, certificate, citizen_id, legal_entity, person, uscc
-from gateway._app import create_app
-from gateway._ingest import IngestState
-from gateway._settings import GatewaySettings
 from govbus import (
     ChangeEvent,
     Contract,
@@ -51,8 +46,13 @@ from govbus import (
     load_contract,
 )
 from govbus._identifiers import is_valid_uscc
+from govbus.consumers import open_store
+from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, legal_entity, person, uscc
+from govbus.gateway._app import create_app
+from govbus.gateway._ingest import IngestState
+from govbus.gateway._settings import GatewaySettings
+from govbus.producers import Publisher
 from govbus.testing import KafkaEndpoint
-from producers import Publisher
 
 pytestmark = pytest.mark.kafka
 

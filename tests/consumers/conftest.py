@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from consumers import Store, open_store
 from govbus import Catalog, Contract, Settings, load_contract
+from govbus.consumers import Store, open_store
 
 
 @pytest.fixture(scope="session")

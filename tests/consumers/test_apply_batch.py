@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from consumers import (
+from govbus import Catalog, ChangeEvent, EntityKind, PersonChanged
+from govbus.consumers import (
     BatchResult,
     KafkaPosition,
     RejectedRecord,
@@ -20,9 +21,9 @@ from consumers import (
     apply_batch,
     open_store,
 )
-from consumers._certificates import Validity, certificate_validity
-from consumers._store import StoreConflict
-from consumers.testing import (
+from govbus.consumers._certificates import Validity, certificate_validity
+from govbus.consumers._store import StoreConflict
+from govbus.consumers.testing import (
     BUSINESS_LICENCE,
     MARRIAGE,
     ReferenceModel,
@@ -33,7 +34,6 @@ from consumers.testing import (
     store_state,
     uscc,
 )
-from govbus import Catalog, ChangeEvent, EntityKind, PersonChanged
 
 TOPIC = "govbus.base.person"
 
@@ -324,7 +324,7 @@ def test_migrations_run_once(store_url: str) -> None:
 
 
 def test_postgres_key_list_is_one_text_unless_a_key_holds_the_separator() -> None:
-    from consumers._postgres_store import _any_key
+    from govbus.consumers._postgres_store import _any_key
 
     assert _any_key(["a", "b"]) == ("ANY(string_to_array(%s, chr(31)))", "a\x1fb")
     assert _any_key(["a\x1fb", "c"]) == ("ANY(%s)", ["a\x1fb", "c"])

@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers import KafkaPosition, SourcedEvent, Store, apply_batch, open_store
-from consumers.testing import (
+from govbus import Catalog, ChangeEvent, EntityKind, PersonChanged, PersonData
+from govbus.consumers import KafkaPosition, SourcedEvent, Store, apply_batch, open_store
+from govbus.consumers.testing import (
     ReferenceModel,
     citizen_id,
     store_sequences,
     store_state,
 )
-from govbus import Catalog, ChangeEvent, EntityKind, PersonChanged, PersonData
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "PSB": ("name", "sex", "birth_date", "residence_address"),
@@ -113,9 +113,9 @@ def test_shapes_generic_and_rounds_equal_one_by_one(
     shaped_from: int,
     copy_from: int,
 ) -> None:
-    from consumers import _postgres_store, _sqlite_store
+    from govbus.consumers import _postgres_store, _sqlite_store
 
-    # Both row builders (`consumers._native_rows` and the Python loop) against the model.
+    # Both row builders (`govbus.consumers._native_rows` and the Python loop) against the model.
     monkeypatch.setenv("GOVBUS_NATIVE", "1" if native else "0")
     monkeypatch.setattr(_sqlite_store, "_SHAPED_FROM", shaped_from)
     monkeypatch.setattr(_postgres_store, "_SHAPED_FROM", shaped_from)

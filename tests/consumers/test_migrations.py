@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
-from consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
-from consumers.testing import citizen_id
 from govbus import Contract, EntityKind, PersonChanged, PersonData
+from govbus.consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
+from govbus.consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL
+from govbus.consumers.testing import citizen_id
 
 EVENT = uuid.UUID("0123456789abcdef0123456789abcdef")
 OCCURRED = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)

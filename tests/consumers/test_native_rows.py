@@ -14,11 +14,11 @@ import pytest
 from psycopg import adapt, postgres, pq
 from psycopg._copy_base import format_row_binary
 
-from consumers import KafkaPosition, SourcedEvent, _apply
-from consumers._apply import RejectedRecord, _Scan, _scan
-from consumers._native_rows import copy_rows, native_rows_on
-from consumers.testing import MARRIAGE, certificate, citizen_id, legal_entity, person, uscc
 from govbus import Catalog, ChangeEvent, LegalEntityChanged, PersonChanged
+from govbus.consumers import KafkaPosition, SourcedEvent, _apply
+from govbus.consumers._apply import RejectedRecord, _Scan, _scan
+from govbus.consumers._native_rows import copy_rows, native_rows_on
+from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, legal_entity, person, uscc
 
 pytestmark = pytest.mark.skipif(not native_rows_on(), reason="native store rows not built or off")
 

@@ -19,20 +19,6 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from consumers import Store, open_store
-from consumers._rebuild import rebuild_store
-from consumers._sync import SyncOptions, SyncService
-from consumers.testing import (
-    MARRIAGE,
-    ReferenceModel,
-    certificate,
-    citizen_id,
-    legal_entity,
-    person,
-    publish_events,
-    store_state,
-    uscc,
-)
 from govbus import (
     ChangeEvent,
     Contract,
@@ -44,6 +30,20 @@ from govbus import (
     admin_config,
     cloudevent_headers,
     ensure_topics,
+)
+from govbus.consumers import Store, open_store
+from govbus.consumers._rebuild import rebuild_store
+from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers.testing import (
+    MARRIAGE,
+    ReferenceModel,
+    certificate,
+    citizen_id,
+    legal_entity,
+    person,
+    publish_events,
+    store_state,
+    uscc,
 )
 from govbus.testing import KafkaEndpoint
 

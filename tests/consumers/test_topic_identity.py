@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from consumers import open_store
-from consumers._log_identity import current_topic_ids
-from consumers._rebuild import rebuild_store
-from consumers._sync import SyncOptions, SyncService
-from consumers.testing import citizen_id, person, publish_events
 from govbus import Contract, EntityKind, ErrorCode, GovbusError, Settings, admin_config
 from govbus import ensure_topics as create_topics
+from govbus.consumers import open_store
+from govbus.consumers._log_identity import current_topic_ids
+from govbus.consumers._rebuild import rebuild_store
+from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers.testing import citizen_id, person, publish_events
 from govbus.testing import KafkaEndpoint
 
 pytestmark = pytest.mark.kafka

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from consumers import open_store
-from consumers._sync import SyncOptions, SyncService
-from consumers.testing import citizen_id
 from govbus import (
     EntityKind,
     PersonChanged,
@@ -20,8 +17,11 @@ from govbus import (
     ensure_catalog_topics,
     load_contract,
 )
+from govbus.consumers import open_store
+from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers.testing import citizen_id
+from govbus.producers import Publisher
 from govbus.testing import KafkaEndpoint
-from producers import Publisher
 
 pytestmark = pytest.mark.kafka
 

@@ -1,6 +1,6 @@
 """Fault test: a broker of the 3-node cluster dies while departments publish and the sync
 applies. Nothing is lost or applied twice: the store ends equal to the independent
-reference model in `consumers.testing`, which applies the documented rules with plain dicts.
+reference model in `govbus.consumers.testing`, which applies the documented rules with plain dicts.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from consumers import open_store
-from consumers._sync import SyncOptions, SyncService
-from consumers.testing import ReferenceModel, citizen_id, person, publish_events, store_state
 from govbus import ChangeEvent, EntityKind, Settings, ensure_catalog_topics, load_contract
+from govbus.consumers import open_store
+from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers.testing import ReferenceModel, citizen_id, person, publish_events, store_state
 from govbus.dev.kafka import ClusterHandle
 
 pytestmark = pytest.mark.kafka

@@ -11,8 +11,8 @@ from confluent_kafka.admin import AdminClient
 from govbus import Contract
 from govbus.dev.kafka import ClusterHandle
 from govbus.dev.kafka_security import create_scram_user
+from govbus.producers._acls import TopicAcl, desired_acls, plan_acls, sync_acls
 from govbus.testing import create_topic
-from producers._acls import TopicAcl, desired_acls, plan_acls, sync_acls
 
 PERSON, LEGAL, CERT = "govbus.base.person", "govbus.base.legal-entity", "govbus.base.certificate"
 

@@ -30,9 +30,9 @@ from govbus import (
     load_contract,
 )
 from govbus._identifiers import uscc_check_character
-from producers import OutgoingRecord, Publisher
-from producers._fast_path import build_fast_path
-from producers.testing import InMemoryProducer
+from govbus.producers import OutgoingRecord, Publisher
+from govbus.producers._fast_path import build_fast_path
+from govbus.producers.testing import InMemoryProducer
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("GOVBUS_NATIVE") == "0", reason="native paths switched off"

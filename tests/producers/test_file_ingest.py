@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from govbus import Contract, Settings
+from govbus.producers import Publisher
+from govbus.producers._file_ingest import IngestSummary, ingest_file
+from govbus.producers.testing import InMemoryProducer
 from govbus.testing import KafkaEndpoint
-from producers import Publisher
-from producers._file_ingest import IngestSummary, ingest_file
-from producers.testing import InMemoryProducer
 
 CITIZEN_ID = "11010519491231002X"
 BAD_ID = "110105194912310021"

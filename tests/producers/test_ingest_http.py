@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway._app import create_app
-from gateway._ingest import IngestState
-from gateway._settings import GatewaySettings
+from govbus.gateway._app import create_app
+from govbus.gateway._ingest import IngestState
+from govbus.gateway._settings import GatewaySettings
 from govbus.testing import KafkaEndpoint
 
 CITIZEN_ID = "11010519491231002X"

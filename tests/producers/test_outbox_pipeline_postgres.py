@@ -16,10 +16,10 @@ from confluent_kafka import KafkaError
 from stdnum.cn import ric
 
 from govbus import Contract, PersonChanged, PersonData, Settings, parse_cloudevent_headers
-from producers import Publisher, create_outbox_table, write_outbox_event
-from producers._outbox_store import PostgresOutbox
-from producers._relay import run_relay
-from producers.testing import InMemoryMessage
+from govbus.producers import Publisher, create_outbox_table, write_outbox_event
+from govbus.producers._outbox_store import PostgresOutbox
+from govbus.producers._relay import run_relay
+from govbus.producers.testing import InMemoryMessage
 
 pytestmark = pytest.mark.postgres
 

@@ -30,10 +30,10 @@ from govbus import (
     ensure_topics,
     parse_cloudevent_headers,
 )
+from govbus.producers import Publisher, create_outbox_table, write_outbox_event
+from govbus.producers._outbox_store import PostgresOutbox
+from govbus.producers._relay import PAUSE_AFTER_ACK_ENV, run_relay
 from govbus.testing import KafkaEndpoint
-from producers import Publisher, create_outbox_table, write_outbox_event
-from producers._outbox_store import PostgresOutbox
-from producers._relay import PAUSE_AFTER_ACK_ENV, run_relay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 TOPIC = "govbus.base.person"

@@ -8,10 +8,10 @@ from pathlib import Path
 from stdnum.cn import ric
 
 from govbus import Contract, PersonChanged, PersonData, Settings
-from producers import Publisher, create_outbox_table, write_outbox_event
-from producers._outbox_store import SqliteOutbox
-from producers._relay import run_relay
-from producers.testing import InMemoryProducer
+from govbus.producers import Publisher, create_outbox_table, write_outbox_event
+from govbus.producers._outbox_store import SqliteOutbox
+from govbus.producers._relay import run_relay
+from govbus.producers.testing import InMemoryProducer
 
 
 def citizen_id(n: int) -> str:

@@ -25,8 +25,8 @@ from govbus import (
     Settings,
     load_contract,
 )
-from producers import Publisher
-from producers.testing import InMemoryKafkaError, InMemoryProducer
+from govbus.producers import Publisher
+from govbus.producers.testing import InMemoryKafkaError, InMemoryProducer
 
 CITIZEN_ID = "11010519491231002X"
 

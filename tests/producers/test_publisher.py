@@ -20,8 +20,8 @@ from govbus import (
     Settings,
     parse_cloudevent_headers,
 )
-from producers import AsyncPublisher, DeliveryResult, Publisher
-from producers.testing import InMemoryKafkaError, InMemoryProducer
+from govbus.producers import AsyncPublisher, DeliveryResult, Publisher
+from govbus.producers.testing import InMemoryKafkaError, InMemoryProducer
 
 CITIZEN_ID = "11010519491231002X"
 USCC = "91350100M000100Y43"

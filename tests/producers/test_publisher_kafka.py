@@ -18,8 +18,8 @@ from govbus import (
     ensure_topics,
     parse_cloudevent_headers,
 )
+from govbus.producers import AsyncPublisher, Publisher
 from govbus.testing import KafkaEndpoint
-from producers import AsyncPublisher, Publisher
 
 pytestmark = pytest.mark.kafka
 CITIZEN_ID = "11010519491231002X"

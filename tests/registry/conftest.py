@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from gateway._app import create_app
-from gateway._settings import GatewaySettings
+from govbus.gateway._app import create_app
+from govbus.gateway._settings import GatewaySettings
 
 ADMIN = "registry-admin:dev-registry-admin"
 DEPARTMENT = "psb:dev-psb"

@@ -47,8 +47,8 @@ from govbus import (
     EntityKind,
     GovbusError,
     Resource,
+    cyclic_gc_paused,
 )
-from govbus._gc import cyclic_gc_paused
 from govbus.consumers._merge_sql import MergeRow, UpsertShape
 from govbus.consumers._native_rows import scan_batch
 from govbus.consumers._store import (

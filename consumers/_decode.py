@@ -15,11 +15,11 @@ from govbus import (
     Contract,
     ErrorCode,
     GovbusError,
+    check_cloudevent_headers,
     schema_mismatch,
     scrub_text,
     validate_event,
 )
-from govbus._envelope import check_cloudevent_headers
 from govbus.consumers._apply import KafkaPosition, RejectedRecord, SourcedEvent
 
 RawHeaders = Sequence[tuple[str, bytes | None]]

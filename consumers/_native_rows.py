@@ -13,7 +13,7 @@ from datetime import UTC
 from types import ModuleType
 from typing import Any
 
-from govbus._native import native_available, native_module
+from govbus import native_available, native_module
 
 _module: ModuleType | None = native_module()  # None when not built: the Python paths serve
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from govbus import Catalog, EntityKind, Resource
+from govbus import Catalog, EntityKind, Resource, field_disclosure
 from govbus.consumers._certificates import CertificateVerdict, certificate_validity
 from govbus.consumers._store import FieldProvenance, Store, StoredRecord
 
@@ -35,28 +35,27 @@ def display(value: Any) -> str:
 
 
 def field_views(catalog: Catalog, record: StoredRecord, *, unmasked: bool) -> list[FieldView]:
-    """Each field's value (masked per the catalog unless `unmasked`) and its provenance."""
+    """Each field's value as the sharing policy lets it out, and its provenance."""
     resource = resource_of(catalog, record.entity, record.key)
     provenance = {p.field: p for p in record.provenance}
-    views = []
-    for name, value in record.values.items():
-        text = display(value)
-        spec = resource.fields_by_name.get(name)
-        if text and spec is not None and not unmasked:
-            text = spec.masked(text)
-        views.append(FieldView(name, text, provenance.get(name)))
-    return views
+    return [
+        FieldView(
+            name,
+            field_disclosure(resource, name, unmasked=unmasked).apply(display(value)),
+            provenance.get(name),
+        )
+        for name, value in record.values.items()
+    ]
 
 
 def masked_key(catalog: Catalog, kind: EntityKind, key: str, *, unmasked: bool) -> str:
-    if unmasked:
-        return key
+    """The record's key as the sharing policy lets it out (a certificate's licence type shows)."""
     resource = resource_of(catalog, kind, key)
     if kind is EntityKind.CERTIFICATE:
         licence, _, number = key.partition(":")
-        spec = resource.fields_by_name.get("licence_number")
-        return f"{licence}:{spec.masked(number) if spec else number}"
-    return resource.key.masked(key)
+        shown = field_disclosure(resource, "licence_number", unmasked=unmasked).apply(number)
+        return f"{licence}:{shown}"
+    return field_disclosure(resource, resource.key.name, unmasked=unmasked).apply(key)
 
 
 def find_certificates(catalog: Catalog, store: Store, number: str) -> list[StoredRecord]:

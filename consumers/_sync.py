@@ -17,8 +17,14 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
-from govbus._gc import cyclic_gc_paused
+from govbus import (
+    Contract,
+    Settings,
+    admin_config,
+    consumer_config,
+    cyclic_gc_paused,
+    ensure_topics,
+)
 from govbus.consumers._apply import (
     BatchItem,
     BatchResult,

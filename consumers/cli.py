@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import signal
 from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -20,12 +23,19 @@ from govbus import (
     get_settings,
     load_contract,
 )
-from govbus.consumers._queries import field_views, find_certificates, masked_key, verify_certificate
+from govbus.consumers._queries import (
+    field_views,
+    find_certificates,
+    masked_key,
+    resource_of,
+    verify_certificate,
+)
 from govbus.consumers._rebuild import rebuild_store
 from govbus.consumers._store import Store, open_store
 from govbus.consumers._sync import SyncOptions, SyncService
 
 console = Console()
+log = structlog.get_logger("govbus.store")
 store_app = typer.Typer(help="Query the base-information store.", no_args_is_help=True)
 
 StoreOption = Annotated[
@@ -129,12 +139,29 @@ def _rebuild(settings: Settings, contract: Contract, target: Store, options: Syn
 def get(
     entity: Annotated[EntityName, typer.Argument(help="person, legal-entity or certificate")],
     key: Annotated[str, typer.Argument(help="ID number, USCC, or <licence type>:<number>")],
-    unmasked: Annotated[bool, typer.Option("--unmasked", help="Show values unmasked")] = False,
+    unmasked: Annotated[
+        bool,
+        typer.Option(
+            "--unmasked", help="Operators on the store host: every value as stored (logged)"
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
-    """Print one record, masked per the catalog, with the provenance of every field."""
+    """Print one record as the sharing policy lets it out, with every field's provenance.
+
+    Not-shared fields are withheld, personal and sensitive ones masked (see the catalog).
+    """
     settings = get_settings()
     catalog = load_contract(settings).catalog
+    if unmasked:
+        configure_logging(settings.log_level, settings.log_format)
+        # Who read what kind of record unmasked; never the key or a value.
+        log.warning(
+            "unmasked read",
+            command=f"store get {entity.value}",
+            resource=resource_of(catalog, entity.kind, key).code,
+            os_user=_os_user(),
+        )
     target = open_store(store or settings.store_url)
     try:
         record = target.record(entity.kind, key)
@@ -168,6 +195,15 @@ def get(
     console.print(table)
     if record.holder_known is not None:
         console.print(f"holder known: {'yes' if record.holder_known else 'no'}")
+
+
+def _os_user() -> str:
+    """The account running the command, from the process's uid (not a spoofable $USER)."""
+    uid = os.geteuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:  # a uid with no passwd entry, e.g. in a container
+        return f"uid {uid}"
 
 
 @store_app.command("verify-certificate")

@@ -27,8 +27,8 @@ from govbus import (
     PersonChanged,
     PersonData,
     Settings,
+    uscc_check_character,
 )
-from govbus._identifiers import uscc_check_character
 
 
 def citizen_id(n: int) -> str:

@@ -25,14 +25,30 @@ from govbus._changes import (
     PersonData,
     certificate_key,
 )
+from govbus._checkout import checkout_root
+from govbus._compat import (
+    CompatibilityLevel,
+    SchemaDefinitionError,
+    check_compatibility,
+    normalise,
+)
 from govbus._contract import Contract, load_contract
-from govbus._envelope import CloudEventAttributes, cloudevent_headers, parse_cloudevent_headers
+from govbus._envelope import (
+    CloudEventAttributes,
+    check_cloudevent_headers,
+    cloudevent_headers,
+    event_type,
+    parse_cloudevent_headers,
+)
 from govbus._errors import ErrorCode, GovbusError, error_location, schema_mismatch
+from govbus._gc import cyclic_gc_paused
 from govbus._identifiers import (
     is_valid_citizen_id,
     is_valid_uscc,
+    known_birth_place,
     mask,
     pseudonymize,
+    uscc_check_character,
     validate_citizen_id,
     validate_uscc,
 )
@@ -44,7 +60,14 @@ from govbus._kafka import (
     producer_config,
 )
 from govbus._logging import configure_logging, scrub_text
-from govbus._native import MakeRecord, native_available
+from govbus._native import (
+    FastRoute,
+    MakeRecord,
+    native_available,
+    native_batch_tracker,
+    native_fast_path,
+    native_module,
+)
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
     LocalSchemaResolver,
@@ -55,6 +78,7 @@ from govbus._serde import (
     read_schema_id,
 )
 from govbus._settings import Settings, get_settings
+from govbus._sharing import Disclosure, DisclosureKind, field_disclosure
 from govbus._topics import catalog_topics, ensure_catalog_topics
 from govbus._validation import (
     check_authority,
@@ -70,10 +94,14 @@ __all__ = [
     "CertificateData",
     "ChangeEvent",
     "CloudEventAttributes",
+    "CompatibilityLevel",
     "Contract",
     "Department",
+    "Disclosure",
+    "DisclosureKind",
     "EntityKind",
     "ErrorCode",
+    "FastRoute",
     "FieldSpec",
     "GovbusError",
     "LegalEntityChanged",
@@ -85,6 +113,7 @@ __all__ = [
     "PersonData",
     "RegistrySchemaResolver",
     "Resource",
+    "SchemaDefinitionError",
     "SchemaRepository",
     "SchemaResolver",
     "SchemaVersion",
@@ -95,23 +124,34 @@ __all__ = [
     "catalog_topics",
     "certificate_key",
     "check_authority",
+    "check_cloudevent_headers",
+    "check_compatibility",
     "check_identifiers",
+    "checkout_root",
     "client_config",
     "cloudevent_headers",
     "configure_logging",
     "consumer_config",
+    "cyclic_gc_paused",
     "decode_confluent",
     "encode_confluent",
     "ensure_catalog_topics",
     "ensure_topics",
     "error_location",
+    "event_type",
+    "field_disclosure",
     "get_settings",
     "is_valid_citizen_id",
     "is_valid_uscc",
+    "known_birth_place",
     "load_catalog",
     "load_contract",
     "mask",
     "native_available",
+    "native_batch_tracker",
+    "native_fast_path",
+    "native_module",
+    "normalise",
     "parse_cloudevent_headers",
     "producer_config",
     "pseudonymize",
@@ -119,6 +159,7 @@ __all__ = [
     "resource_for_event",
     "schema_mismatch",
     "scrub_text",
+    "uscc_check_character",
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",

@@ -72,9 +72,6 @@ class FieldSpec(_Frozen):
             )
         return raw
 
-    def masked(self, value: str) -> str:
-        return self.mask.apply(value) if self.mask else value
-
 
 class Resource(_Frozen):
     code: str

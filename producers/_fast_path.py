@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govbus import EVENT_TYPES, Contract, EntityKind
-from govbus._identifiers import known_birth_place
-from govbus._native import FastRoute, native_fast_path
+from govbus import EVENT_TYPES, Contract, EntityKind, FastRoute, known_birth_place, native_fast_path
 
 _IDENTIFIERS = {EntityKind.PERSON: "citizen_id", EntityKind.LEGAL_ENTITY: "uscc"}
 

@@ -27,11 +27,11 @@ from govbus import (
     check_authority,
     check_identifiers,
     cloudevent_headers,
+    cyclic_gc_paused,
     load_contract,
     producer_config,
     resource_for_event,
 )
-from govbus._gc import cyclic_gc_paused
 from govbus.producers._batch import BatchDelivery, Refusal
 from govbus.producers._delivery import (
     DeliveryFailure,

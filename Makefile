@@ -34,6 +34,7 @@ lint: $(STAMP) $(NATIVE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/govbus schemas check
 	cd native && cargo fmt --check && cargo test --release --quiet
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from govbus.gateway._auth import CredentialsError
 from govbus.gateway._settings import GatewaySettings
+
+if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
+    from govbus.gateway._auth import CredentialsError
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
 credentials_app = typer.Typer(
@@ -54,6 +56,7 @@ def serve(
 
     from govbus import configure_logging
     from govbus.gateway._app import create_app
+    from govbus.gateway._auth import CredentialsError
 
     settings = GatewaySettings()
     if credentials is not None:
@@ -88,6 +91,7 @@ def _target(file: Path | None) -> Path:
 
 def _add(path: Path, name: str, roles: list[RoleName], department: str | None) -> None:
     from govbus import load_contract
+    from govbus.gateway._auth import CredentialsError
     from govbus.gateway._credentials import add_principal
 
     if department is not None:  # a typo would make a principal that can never publish
@@ -107,6 +111,8 @@ def credentials_init(
     name: Annotated[str, typer.Option(help="The first principal")] = "admin",
 ) -> None:
     """Create a credentials file with one catalog-admin and operator principal."""
+    from govbus.gateway._auth import CredentialsError
+
     path = _target(file)
     if path.exists():
         _refuse(CredentialsError(f"{path} exists already; add to it instead", "CREDENTIALS_EXIST"))

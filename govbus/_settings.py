@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The checkout's root, for tests only: run-time code asks `checkout_root()`, which is None
+# for an installed package.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -24,12 +24,15 @@ import pytest
 
 from govbus import checkout_root
 from govbus.consumers.testing import citizen_id
+from govbus.dev.jars import fetch_jars
+from govbus.dev.paths import kafka_jars_dir
 from govbus.testing import KafkaEndpoint
 
 from .wheelhouse import closure, repack, wheel_requirements
 
 REPO = checkout_root()
 DEV_PYTHON = sys.executable
+JARS_ENV = {"GOVBUS_KAFKA_JARS_DIR": str(kafka_jars_dir())}
 
 
 @dataclass(frozen=True)
@@ -223,3 +226,11 @@ def test_publish_then_sync_round_trip_from_the_installed_wheel(
     assert "安*" in shown.stdout and "PSB" in shown.stdout and key not in shown.stdout
     exact = installed.run("govbus", "store", "get", "person", key, "--store", store, "--unmasked")
     assert "安装者" in exact.stdout and key in exact.stdout
+
+
+def test_the_installed_launcher_finds_its_packaged_pom(installed: InstalledVenv) -> None:
+    # The jars the test broker runs on were fetched with the checkout's pom; the packaged
+    # pom is the same file, so the installed launcher finds them complete (no download).
+    fetch_jars()  # what `make setup` did already
+    fetched = installed.run("govbus", "dev", "kafka", "fetch", env=JARS_ENV)
+    assert "already present" in fetched.stdout + fetched.stderr

@@ -42,8 +42,15 @@ from govbus._kafka import (
     consumer_config,
     ensure_topics,
     producer_config,
+    require_broker,
 )
-from govbus._logging import configure_logging, scrub_text
+from govbus._local_env import (
+    find_local_env,
+    local_env_target,
+    read_local_env,
+    write_local_env,
+)
+from govbus._logging import configure_logging, kafka_logger, scrub_text
 from govbus._native import MakeRecord, native_available
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
@@ -54,8 +61,9 @@ from govbus._serde import (
     encode_confluent,
     read_schema_id,
 )
-from govbus._settings import Settings, get_settings
+from govbus._settings import SettingOrigin, Settings, env_name, get_settings
 from govbus._topics import catalog_topics, ensure_catalog_topics
+from govbus._urls import redact_url
 from govbus._validation import (
     check_authority,
     check_identifiers,
@@ -89,6 +97,7 @@ __all__ = [
     "SchemaResolver",
     "SchemaVersion",
     "Sensitivity",
+    "SettingOrigin",
     "Settings",
     "SharingType",
     "admin_config",
@@ -104,22 +113,30 @@ __all__ = [
     "encode_confluent",
     "ensure_catalog_topics",
     "ensure_topics",
+    "env_name",
     "error_location",
+    "find_local_env",
     "get_settings",
     "is_valid_citizen_id",
     "is_valid_uscc",
+    "kafka_logger",
     "load_catalog",
     "load_contract",
+    "local_env_target",
     "mask",
     "native_available",
     "parse_cloudevent_headers",
     "producer_config",
     "pseudonymize",
+    "read_local_env",
     "read_schema_id",
+    "redact_url",
+    "require_broker",
     "resource_for_event",
     "schema_mismatch",
     "scrub_text",
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",
+    "write_local_env",
 ]

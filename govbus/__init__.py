@@ -67,6 +67,7 @@ from govbus._urls import redact_url
 from govbus._validation import (
     check_authority,
     check_identifiers,
+    event_problems,
     resource_for_event,
     validate_event,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "ensure_topics",
     "env_name",
     "error_location",
+    "event_problems",
     "find_local_env",
     "get_settings",
     "is_valid_citizen_id",

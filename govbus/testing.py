@@ -22,6 +22,8 @@ import contextlib
 import gc
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -43,6 +45,18 @@ from govbus.dev.kafka import ClusterHandle
 
 TopicFactory = Callable[..., str]
 _SESSION_PREFIX = "pytest-"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep a developer's `.govbus/env` out of the tests, and the tests out of it.
+
+    Settings read the nearest `.govbus/env`; a test (or a CLI run in a subprocess) would
+    then talk to the developer's broker and store. `GOVBUS_ENV_FILE` points every test at
+    an empty record of its own, removed at the end; tests of the record set their own.
+    """
+    record_dir = Path(tempfile.mkdtemp(prefix="govbus-test-env-"))
+    os.environ["GOVBUS_ENV_FILE"] = str(record_dir / "env")
+    config.add_cleanup(lambda: shutil.rmtree(record_dir, ignore_errors=True))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import time
 
 import typer
 
-from govbus.dev import kafka, postgres
+from govbus import local_env_target, read_local_env, write_local_env
+from govbus.dev import kafka, paths, postgres
 from govbus.dev.jars import FetchError, fetch_jars
 
 dev_app = typer.Typer(help="Local infrastructure for development and tests.", no_args_is_help=True)
@@ -17,7 +18,19 @@ dev_app.add_typer(kafka_app, name="kafka")
 dev_app.add_typer(postgres_app, name="postgres")
 
 NAME_OPTION = typer.Option(
-    "local", "--name", help="Cluster name; its state is .govbus/<kind>/<name>."
+    "local", "--name", metavar="NAME", help="Cluster name; its state is .govbus/<kind>/<name>."
+)
+RECORD_OPTION = typer.Option(
+    True,
+    "--record/--no-record",
+    help="Record the address in .govbus/env, so later commands use this cluster.",
+)
+_KAFKA_SETTINGS = (
+    "GOVBUS_BOOTSTRAP_SERVERS",
+    "GOVBUS_SECURITY_PROTOCOL",
+    "GOVBUS_SASL_MECHANISM",
+    "GOVBUS_SASL_USERNAME",
+    "GOVBUS_SASL_PASSWORD",
 )
 
 
@@ -28,6 +41,35 @@ def register(app: typer.Typer) -> None:
 def _say(message: str) -> None:
     # Progress goes to stderr so stdout carries only the address, for `$(govbus dev kafka up)`.
     typer.echo(message, err=True)
+
+
+def record_cluster(handle: kafka.ClusterHandle) -> None:
+    """Write the cluster's address (and, if secure, its admin login) to the local record."""
+    target = local_env_target(paths.state_root())
+    if target is None:
+        return
+    admin = handle.admin
+    updates: dict[str, str | None] = dict.fromkeys(_KAFKA_SETTINGS)
+    updates["GOVBUS_BOOTSTRAP_SERVERS"] = handle.bootstrap_servers
+    if admin is not None:
+        updates |= {
+            "GOVBUS_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "GOVBUS_SASL_MECHANISM": admin.mechanism,
+            "GOVBUS_SASL_USERNAME": admin.username,
+            "GOVBUS_SASL_PASSWORD": admin.password,
+        }
+    write_local_env(target, updates)
+    _say(f"recorded in {target} (see `govbus env`)")
+
+
+def forget_cluster(bootstrap_servers: str) -> None:
+    """Drop the record of a cluster that is gone, if the record points at it."""
+    target = local_env_target(paths.state_root())
+    if target is None or not target.is_file():
+        return
+    if read_local_env(target).get("GOVBUS_BOOTSTRAP_SERVERS") == bootstrap_servers:
+        write_local_env(target, dict.fromkeys(_KAFKA_SETTINGS))
+        _say(f"removed its address from {target}")
 
 
 @kafka_app.command("fetch")
@@ -52,9 +94,13 @@ def kafka_up(
     secure: bool | None = typer.Option(
         None, "--secure/--plaintext", help="SASL/SCRAM-SHA-512 and ACLs [default: plaintext]."
     ),
-    base_port: int | None = typer.Option(None, "--port", help="First port (default: free ports)."),
+    base_port: int | None = typer.Option(
+        None, "--port", metavar="PORT", help="First port (default: free ports)."
+    ),
+    record: bool = RECORD_OPTION,
 ) -> None:
-    """Start the cluster (or confirm it runs) and print its bootstrap address."""
+    """Start the cluster (or confirm it runs), record it in .govbus/env and print its
+    bootstrap address."""
     status = kafka.cluster_status(name)
     # Unspecified options mean "as it is", so a bare `up` on any running cluster is a no-op.
     recorded = status.handle if status is not None else None
@@ -77,18 +123,23 @@ def kafka_up(
             f"admin credentials: {handle.admin.mechanism} user {handle.admin.username!r}, "
             f"password in {handle.directory / 'cluster.json'}"
         )
+    if record:
+        record_cluster(handle)
     typer.echo(handle.bootstrap_servers)
 
 
 @kafka_app.command("down")
 def kafka_down(name: str = NAME_OPTION) -> None:
-    """Stop the cluster's processes and delete its state."""
+    """Stop the cluster's processes and delete its state (and its entry in .govbus/env)."""
+    recorded = kafka.load_cluster(name)
     try:
         stopped = kafka.stop_cluster(name)
     except kafka.KafkaLaunchError as error:
         _say(f"error: {error}")
         raise typer.Exit(1) from None
     _say(f"kafka {name!r} stopped and removed" if stopped else f"no kafka cluster {name!r}")
+    if recorded is not None:
+        forget_cluster(recorded.bootstrap_servers)
 
 
 @kafka_app.command("status")

@@ -168,7 +168,7 @@ def stop_cluster(name: str = "local", timeout: float = STOP_TIMEOUT) -> bool:
     Returns False when there was nothing to stop.
     """
     directory = paths.kafka_cluster_dir(name)
-    with locked(_lock_path(name)):
+    with locked(_lock_path(name), remove=True):
         if not directory.exists():
             return False
         handle = _load_handle(directory)

@@ -142,7 +142,8 @@ def record_problems(
             validate(key, field="entity_key")
         except GovbusError as exc:
             problems.append(exc)
-    data = record.get("data") if isinstance(record.get("data"), dict) else record
+    nested = record.get("data")
+    data: dict[str, Any] = nested if isinstance(nested, dict) else record
     for name in data:
         spec = resource.fields_by_name.get(name)
         if spec is not None and spec.authority != department:

@@ -12,10 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from govbus._errors import ErrorCode, GovbusError
+from govbus._settings import env_name
 
 EXIT_DONE, EXIT_PARTLY, EXIT_NOTHING = 0, 1, 2
 
@@ -25,6 +27,15 @@ _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH"
 def error_line(code: str, message: str) -> str:
     """The one line a refused command prints (on stderr)."""
     return f"error {code}: {' '.join(message.split())}"
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """`GOVBUS_X: input should be …` per bad setting; values are not shown (secrets)."""
+    problems = [
+        f"{env_name(str(err['loc'][0])) if err['loc'] else 'settings'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+    return "; ".join(problems) + " (see `govbus env`)"
 
 
 def _plain_type(label: str) -> str:
@@ -78,6 +89,11 @@ def run_command(invoke: Callable[[], Any]) -> int:
         return EXIT_NOTHING
     except GovbusError as exc:  # a refusal, not a crash: its code and message, no traceback
         typer.echo(error_line(exc.code, exc.message), err=True)
+        return EXIT_NOTHING
+    except ValidationError as exc:
+        if not exc.title.endswith("Settings"):
+            raise  # a model inside a command: a bug, with its traceback
+        typer.echo(error_line(ErrorCode.INVALID_SETTING, settings_problems(exc)), err=True)
         return EXIT_NOTHING
     except typer.TyperException as exc:  # click's other errors, e.g. an unreadable file
         typer.echo(error_line(ErrorCode.USAGE, exc.format_message()), err=True)

@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     STORE_NOT_FOUND = "STORE_NOT_FOUND"
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
     KAFKA_ERROR = "KAFKA_ERROR"
+    LAUNCH_FAILED = "LAUNCH_FAILED"
 
 
 class GovbusError(Exception):

@@ -16,6 +16,8 @@ import typer
 
 from govbus._cli_group import GovbusGroup
 from govbus._env_cli import register as register_env
+from govbus._logging import configure_logging
+from govbus._settings import Settings
 
 EPILOG = """\b
 Exit codes:
@@ -65,6 +67,9 @@ def root(
     ] = False,
 ) -> None:
     """govbus: an event-driven data exchange bus for government departments."""
+    # Every command's logs (librdkafka's included) go through structlog, on stderr.
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
 
 
 _registered = False

@@ -30,8 +30,8 @@ PLAIN_EVERY_SECONDS = 10.0
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A console for command output: no highlighting of numbers or paths in plain text."""
-    return Console(stderr=stderr, highlight=False)
+    """A console for command output: no highlighting, lines never wrapped (pipes, logs)."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import NoReturn
 
 import typer
 
-from govbus import local_env_target, read_local_env, write_local_env
+from govbus import ErrorCode, local_env_target, read_local_env, write_local_env
 from govbus.dev import kafka, paths, postgres
 from govbus.dev.jars import FetchError, fetch_jars
 
@@ -41,6 +42,12 @@ def register(app: typer.Typer) -> None:
 def _say(message: str) -> None:
     # Progress goes to stderr so stdout carries only the address, for `$(govbus dev kafka up)`.
     typer.echo(message, err=True)
+
+
+def _fail(error: Exception) -> NoReturn:
+    """`error LAUNCH_FAILED: …` (a launch failure's log tail follows on the next lines); exit 2."""
+    _say(f"error {ErrorCode.LAUNCH_FAILED}: {error}")
+    raise typer.Exit(2) from None
 
 
 def record_cluster(handle: kafka.ClusterHandle) -> None:
@@ -79,8 +86,7 @@ def kafka_fetch() -> None:
     try:
         fetched = fetch_jars()
     except FetchError as error:
-        _say(str(error))
-        raise typer.Exit(1) from None
+        _fail(error)
     verb = "fetched" if fetched.downloaded else "already present"
     _say(f"kafka jars {verb} in {fetched.directory} ({time.monotonic() - started:.1f}s)")
 
@@ -112,8 +118,7 @@ def kafka_up(
     try:
         handle = kafka.start_cluster(name, brokers, secure, base_port, log=_say)
     except (kafka.KafkaLaunchError, FetchError, ValueError) as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     if status is not None and status.all_running and status.healthy:
         _say(f"kafka {name!r} already running")
     else:
@@ -135,8 +140,7 @@ def kafka_down(name: str = NAME_OPTION) -> None:
     try:
         stopped = kafka.stop_cluster(name)
     except kafka.KafkaLaunchError as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     _say(f"kafka {name!r} stopped and removed" if stopped else f"no kafka cluster {name!r}")
     if recorded is not None:
         forget_cluster(recorded.bootstrap_servers)
@@ -175,8 +179,7 @@ def postgres_up(
     try:
         server = postgres.start_postgres(name, port)
     except postgres.PostgresLaunchError as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     _say(f"postgres {name!r} running, data in {server.data_dir}")
     typer.echo(server.dsn())
 
@@ -187,8 +190,7 @@ def postgres_down(name: str = NAME_OPTION) -> None:
     try:
         stopped = postgres.stop_postgres(name)
     except postgres.PostgresLaunchError as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     _say(f"postgres {name!r} stopped and removed" if stopped else f"no postgres {name!r}")
 
 

@@ -130,13 +130,14 @@ def require_broker(settings: Settings, timeout: float | None = None) -> None:
         if gave_up.is_set() or time.monotonic() >= deadline:
             break
     where = settings.bootstrap_servers
-    source = settings.origin_note("bootstrap_servers")
     if fatal and fatal[0].code() == KafkaError._AUTHENTICATION:
+        source = settings.origin_note("sasl_password")  # where the password came from
         hint = "check GOVBUS_SASL_USERNAME and GOVBUS_SASL_PASSWORD"
         raise GovbusError(
             ErrorCode.BROKER_UNAVAILABLE,
             f"the Kafka broker at {where} refused the credentials ({source}{hint})",
         )
+    source = settings.origin_note("bootstrap_servers")
     raise GovbusError(
         ErrorCode.BROKER_UNAVAILABLE, f"no Kafka broker at {where} ({source}{BROKER_HINT})"
     )

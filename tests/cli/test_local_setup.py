@@ -11,6 +11,8 @@ import pytest
 
 from govbus import write_local_env
 from govbus.consumers.testing import citizen_id
+from govbus.dev.cli import record_cluster
+from govbus.dev.kafka import ClusterHandle
 from govbus.testing import KafkaEndpoint
 from tests.cli.helpers import run_govbus
 
@@ -62,3 +64,33 @@ def test_publish_sync_and_read_find_the_recorded_broker_and_store(
     shown = run_govbus("store", "get", "person", key, env=fresh_shell(), cwd=workdir)
     assert shown.code == 0, shown.stderr
     assert "sex" in shown.stdout and "PSB" in shown.stdout
+
+
+@pytest.mark.kafka
+def test_a_recorded_secure_cluster_logs_commands_in(
+    kafka_secure: ClusterHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = tmp_path / ".govbus" / "env"
+    monkeypatch.setenv("GOVBUS_ENV_FILE", str(record))
+    env = fresh_shell() | {"GOVBUS_ENV_FILE": str(record)}
+    record_cluster(kafka_secure)  # what `govbus dev kafka up --secure` records
+    assert kafka_secure.admin is not None
+    password = kafka_secure.admin.password
+
+    shown = run_govbus("env", env=env, cwd=tmp_path)
+    assert "SASL_PLAINTEXT" in shown.stdout and password not in shown.stdout
+
+    prefix = f"rec{os.getpid()}."
+    ensured = run_govbus("admin", "topics", "ensure", "--prefix", prefix, env=env, cwd=tmp_path)
+    assert ensured.code == 0, ensured.stderr
+    assert f"{prefix}govbus.base.person" in ensured.stdout
+
+    wrong = run_govbus(
+        "admin", "topics", "ensure", env=env | {"GOVBUS_SASL_PASSWORD": "not-it"}, cwd=tmp_path
+    )
+    assert wrong.code == 2
+    assert wrong.error_lines == [
+        f"error BROKER_UNAVAILABLE: the Kafka broker at {kafka_secure.bootstrap_servers} "
+        "refused the credentials (from GOVBUS_SASL_PASSWORD; check GOVBUS_SASL_USERNAME and "
+        "GOVBUS_SASL_PASSWORD)"
+    ]

@@ -38,6 +38,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # admin imports it without re-exporting
 from psycopg import sql
 
+from govbus import kafka_logger
 from govbus.dev import kafka as kafka_launcher
 from govbus.dev import paths, postgres
 from govbus.dev.jars import java_available
@@ -66,9 +67,15 @@ class KafkaEndpoint:
     bootstrap_servers: str
     security: dict[str, str] = field(default_factory=dict, hash=False)
 
-    def client_config(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """librdkafka settings for any client, with `extra` settings on top."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.security, **(extra or {})}
+    def client_config(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """librdkafka settings for any client, with `extra` settings on top. Its log lines
+        go through structlog, so a test's client never writes raw to the pytest output."""
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "logger": kafka_logger(),
+            **self.security,
+            **(extra or {}),
+        }
 
 
 def in_ci() -> bool:

@@ -70,8 +70,9 @@ $GOVBUS store get legal-entity 91110105MA01ABCD13
 
 step "Done"
 echo "Broker: $GOVBUS_BOOTSTRAP_SERVERS   Store: $GOVBUS_STORE_URL   Rejected lines: $STATE/*.rejects.jsonl"
-echo "Both are recorded in .govbus/env: from your own shell, anywhere in this checkout, try"
+echo "Both are recorded in .govbus/env, which commands run in this checkout (or below it) find"
+echo "by themselves. From your own shell, at the checkout's root, try:"
 echo "  .venv/bin/govbus env"
 echo "  .venv/bin/govbus store get person 110105198503120020"
-echo "  .venv/bin/govbus publish -d PSB -r BR-PERSON $DATA/01-psb-persons.jsonl"
+echo "  .venv/bin/govbus publish -d PSB -r BR-PERSON $DATA/01-psb-persons.jsonl --rejects $STATE/again.rejects.jsonl"
 echo "Stop Kafka: make kafka-down"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from enum import StrEnum
 from types import FrameType
 from typing import Annotated
@@ -85,6 +86,10 @@ def sync(
     """Keep the base store in sync with the base topics (exactly-once effect).
 
     Exits 1 when some events were dead-lettered (quarantined) rather than applied."""
+    # A stop asked for while starting up is honoured once the service runs (exit 0).
+    stop_asked = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_asked.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_asked.set())
     settings = Settings.from_flags(store_url=store)
     configure_logging(settings.log_level, settings.log_format)
     contract = load_contract(settings)
@@ -101,14 +106,20 @@ def sync(
     try:
         quarantined = _rebuild(settings, contract, target, options) if rebuild else 0
         if until_idle or not rebuild:
-            quarantined += _follow(settings, contract, target, options)
+            quarantined += _follow(settings, contract, target, options, stop_asked)
     finally:
         target.close()
     if quarantined:
         raise typer.Exit(1)
 
 
-def _follow(settings: Settings, contract: Contract, target: Store, options: SyncOptions) -> int:
+def _follow(
+    settings: Settings,
+    contract: Contract,
+    target: Store,
+    options: SyncOptions,
+    stop_asked: threading.Event,
+) -> int:
     """Apply the topics until stopped (or idle); returns how many were quarantined."""
     service = SyncService(settings, contract, target, options)
 
@@ -117,6 +128,8 @@ def _follow(settings: Settings, contract: Contract, target: Store, options: Sync
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if stop_asked.is_set():
+        service.stop()
     totals = service.run()
     console.print(
         f"applied {totals.applied_events} events in {totals.batches} batches; "

@@ -5,23 +5,24 @@ from __future__ import annotations
 import os
 import pwd
 import signal
+import threading
 from enum import StrEnum
 from types import FrameType
 from typing import Annotated
 
 import structlog
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from govbus import (
     Contract,
     EntityKind,
+    ErrorCode,
+    GovbusError,
     Settings,
     configure_logging,
-    get_settings,
     load_contract,
+    require_broker,
 )
 from govbus.consumers._queries import (
     field_views,
@@ -33,13 +34,18 @@ from govbus.consumers._queries import (
 from govbus.consumers._rebuild import rebuild_store
 from govbus.consumers._store import Store, open_store
 from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.terminal import console as make_console
+from govbus.terminal import progress
 
-console = Console()
+console = make_console()
 log = structlog.get_logger("govbus.store")
 store_app = typer.Typer(help="Query the base-information store.", no_args_is_help=True)
 
 StoreOption = Annotated[
-    str | None, typer.Option("--store", help="sqlite:///path or postgresql://… (GOVBUS_STORE_URL)")
+    str | None,
+    typer.Option(
+        "--store", metavar="URL", help="sqlite:///path or postgresql://… (GOVBUS_STORE_URL)"
+    ),
 ]
 
 
@@ -81,11 +87,18 @@ def sync(
     batch_size: Annotated[int, typer.Option(help="Most records per transaction")] = 5000,
     batch_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch")] = 50.0,
 ) -> None:
-    """Keep the base store in sync with the base topics (exactly-once effect)."""
-    settings = get_settings()
+    """Keep the base store in sync with the base topics (exactly-once effect).
+
+    Exits 1 when some events were dead-lettered (quarantined) rather than applied."""
+    # A stop asked for while starting up is honoured once the service runs (exit 0).
+    stop_asked = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_asked.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_asked.set())
+    settings = Settings.from_flags(store_url=store)
     configure_logging(settings.log_level, settings.log_format)
     contract = load_contract(settings)
-    target = open_store(store or settings.store_url)
+    require_broker(settings)
+    target = open_store(settings.store_url)
     options = SyncOptions(
         group=group,
         topic_prefix=topic_prefix,
@@ -95,44 +108,50 @@ def sync(
         instance_id=instance_id,
     )
     try:
-        if rebuild:
-            _rebuild(settings, contract, target, options)
-            if not until_idle:
-                return
-        service = SyncService(settings, contract, target, options)
-
-        def _stop(_signum: int, _frame: FrameType | None) -> None:
-            service.stop()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        totals = service.run()
-        console.print(
-            f"applied {totals.applied_events} events in {totals.batches} batches; "
-            f"{totals.duplicate_events} duplicates, {totals.quarantined} quarantined"
-        )
+        quarantined = _rebuild(settings, contract, target, options) if rebuild else 0
+        if until_idle or not rebuild:
+            quarantined += _follow(settings, contract, target, options, stop_asked)
     finally:
         target.close()
+    if quarantined:
+        raise typer.Exit(1)
 
 
-def _rebuild(settings: Settings, contract: Contract, target: Store, options: SyncOptions) -> None:
-    with Progress(
-        *Progress.get_default_columns()[:-1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("rebuilding", total=None)
+def _follow(
+    settings: Settings,
+    contract: Contract,
+    target: Store,
+    options: SyncOptions,
+    stop_asked: threading.Event,
+) -> int:
+    """Apply the topics until stopped (or idle); returns how many were quarantined."""
+    service = SyncService(settings, contract, target, options)
 
-        def _advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        service.stop()
 
-        totals = rebuild_store(settings, contract, target, options, _advance)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if stop_asked.is_set():
+        service.stop()
+    totals = service.run()
+    console.print(
+        f"applied {totals.applied_events} events in {totals.batches} batches; "
+        f"{totals.duplicate_events} duplicates, {totals.quarantined} quarantined",
+        markup=False,
+    )
+    return totals.quarantined
+
+
+def _rebuild(settings: Settings, contract: Contract, target: Store, options: SyncOptions) -> int:
+    with progress("rebuilding", None, out=console) as line:
+        totals = rebuild_store(settings, contract, target, options, line.update)
     console.print(
         f"rebuilt from {totals.applied_events + totals.quarantined} records: "
-        f"{totals.applied_events} events applied, {totals.quarantined} quarantined"
+        f"{totals.applied_events} events applied, {totals.quarantined} quarantined",
+        markup=False,
     )
+    return totals.quarantined
 
 
 @store_app.command("get")
@@ -150,8 +169,8 @@ def get(
     """Print one record as the sharing policy lets it out, with every field's provenance.
 
     Not-shared fields are withheld, personal and sensitive ones masked (see the catalog).
-    """
-    settings = get_settings()
+    Exits 1 when there is no such record."""
+    settings = Settings.from_flags(store_url=store)
     catalog = load_contract(settings).catalog
     if unmasked:
         configure_logging(settings.log_level, settings.log_format)
@@ -162,15 +181,15 @@ def get(
             resource=resource_of(catalog, entity.kind, key).code,
             os_user=_os_user(),
         )
-    target = open_store(store or settings.store_url)
+    target = open_store(settings.store_url, create=False)
     try:
         record = target.record(entity.kind, key)
     finally:
         target.close()
     shown_key = masked_key(catalog, entity.kind, key, unmasked=unmasked)
     if record is None:
-        console.print(f"no {entity.value} {shown_key}")
-        raise typer.Exit(2)
+        console.print(f"no {entity.value} {shown_key}", markup=False)
+        raise typer.Exit(1)
     state = "deleted" if record.deleted else "current"
     table = Table(title=f"{entity.value} {shown_key} ({state})")
     for column in ("field", "value", "source", "sequence", "event id", "occurred", "applied"):
@@ -211,22 +230,32 @@ def verify(
     number: Annotated[str, typer.Argument(help="<licence type>:<number>, or a unique number")],
     store: StoreOption = None,
 ) -> None:
-    """Say whether a certificate is valid now, and if not, why."""
-    settings = get_settings()
+    """Say whether a certificate is valid now, and if not, why.
+
+    Exits 0 when it is valid, 1 when it is not or there is no such certificate."""
+    settings = Settings.from_flags(store_url=store)
     catalog = load_contract(settings).catalog
-    target = open_store(store or settings.store_url)
+    target = open_store(settings.store_url, create=False)
     try:
         found = find_certificates(catalog, target, number)
     finally:
         target.close()
     if not found:
-        console.print("no such certificate")
-        raise typer.Exit(2)
+        console.print("no such certificate", markup=False)
+        raise typer.Exit(1)
     if len(found) > 1:
         types = ", ".join(r.key.split(":", 1)[0] for r in found)
-        console.print(f"ambiguous number: held under licence types {types}; give <type>:<number>")
-        raise typer.Exit(2)
-    verdict = verify_certificate(found[0])
-    console.print(f"{'VALID' if verdict.is_valid else 'NOT VALID'}: {verdict.reason}")
-    if not verdict.is_valid:
-        raise typer.Exit(1)
+        raise GovbusError(
+            ErrorCode.USAGE,
+            f"ambiguous number: held under licence types {types}; give <type>:<number>",
+        )
+    record = found[0]
+    verdict = verify_certificate(record)
+    resource = resource_of(catalog, EntityKind.CERTIFICATE, record.key)
+    shown = masked_key(catalog, EntityKind.CERTIFICATE, record.key, unmasked=False)
+    judged = f"{resource.code} {shown}"
+    if verdict.is_valid:
+        console.print(f"{judged}: VALID {verdict.reason}", markup=False)
+        return
+    console.print(f"{judged}: NOT VALID, {verdict.reason}", markup=False)
+    raise typer.Exit(1)

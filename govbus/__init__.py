@@ -58,8 +58,15 @@ from govbus._kafka import (
     consumer_config,
     ensure_topics,
     producer_config,
+    require_broker,
 )
-from govbus._logging import configure_logging, scrub_text
+from govbus._local_env import (
+    find_local_env,
+    local_env_target,
+    read_local_env,
+    write_local_env,
+)
+from govbus._logging import configure_logging, kafka_logger, scrub_text
 from govbus._native import (
     FastRoute,
     MakeRecord,
@@ -77,12 +84,14 @@ from govbus._serde import (
     encode_confluent,
     read_schema_id,
 )
-from govbus._settings import Settings, get_settings
+from govbus._settings import SettingOrigin, Settings, env_name, get_settings
 from govbus._sharing import Disclosure, DisclosureKind, field_disclosure
 from govbus._topics import catalog_topics, ensure_catalog_topics
+from govbus._urls import redact_url
 from govbus._validation import (
     check_authority,
     check_identifiers,
+    event_problems,
     resource_for_event,
     validate_event,
 )
@@ -118,6 +127,7 @@ __all__ = [
     "SchemaResolver",
     "SchemaVersion",
     "Sensitivity",
+    "SettingOrigin",
     "Settings",
     "SharingType",
     "admin_config",
@@ -137,15 +147,20 @@ __all__ = [
     "encode_confluent",
     "ensure_catalog_topics",
     "ensure_topics",
+    "env_name",
     "error_location",
+    "event_problems",
     "event_type",
     "field_disclosure",
+    "find_local_env",
     "get_settings",
     "is_valid_citizen_id",
     "is_valid_uscc",
+    "kafka_logger",
     "known_birth_place",
     "load_catalog",
     "load_contract",
+    "local_env_target",
     "mask",
     "native_available",
     "native_batch_tracker",
@@ -155,7 +170,10 @@ __all__ = [
     "parse_cloudevent_headers",
     "producer_config",
     "pseudonymize",
+    "read_local_env",
     "read_schema_id",
+    "redact_url",
+    "require_broker",
     "resource_for_event",
     "schema_mismatch",
     "scrub_text",
@@ -163,4 +181,5 @@ __all__ = [
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",
+    "write_local_env",
 ]

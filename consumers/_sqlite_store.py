@@ -111,6 +111,21 @@ class _SqliteWriter:
     def __init__(self, conn: sqlite3.Connection, stale: _StaleCounter) -> None:
         self._conn = conn
         self._stale = stale
+        self._savepoints = 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._savepoints += 1
+        name = f"part{self._savepoints}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if self._conn.in_transaction:  # some errors (a full disk) end the transaction
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+            raise
+        self._conn.execute(f"RELEASE {name}")
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
@@ -269,7 +284,8 @@ class SqliteStore:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # else SQLite rolled it back itself
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 

@@ -123,6 +123,10 @@ class StoreConflict(Exception):
 class StoreWriter(Protocol):
     """Bulk operations inside one open transaction; see `apply_batch`."""
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested part of the transaction: rolled back alone if it raises (then re-raised)."""
+        ...
+
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
     ) -> dict[TopicPartition, int]:

@@ -30,6 +30,7 @@ from govbus.consumers._dead_letters import DeadLetterPublisher
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
 from govbus.consumers._log_identity import check_topic_ids, current_topic_ids
 from govbus.consumers._store import Store
+from govbus.consumers._store_retry import StoreRetry
 
 log = structlog.get_logger("govbus.sync")
 
@@ -47,6 +48,8 @@ class SyncOptions:
     instance_id: str | None = None
     """Static group membership: a restarted instance takes its partitions back at once."""
     session_timeout_ms: int = 10_000
+    store_retry_seconds: float = 120.0
+    """How long a store that is unavailable (transient errors) is retried before stopping."""
 
 
 @dataclass
@@ -202,10 +205,15 @@ class SyncService:
         if rejected and self.dead_letters is not None:
             self.dead_letters.publish(rejected)  # before the DB commit: at least once
         result = apply_batch(
-            self.store, items, catalog=self.contract.catalog, group=self.options.group
+            self.store,
+            items,
+            catalog=self.contract.catalog,
+            group=self.options.group,
+            retry=self._retry,
+            dead_letter=self.dead_letters.publish if self.dead_letters is not None else None,
         )
         self.totals.add(result)
-        for r in rejected:
+        for r in [*rejected, *result.store_refused]:
             log.warning(
                 "record rejected",
                 code=r.error_code,
@@ -227,8 +235,13 @@ class SyncService:
         except KafkaException as error:  # monitoring only; the store has the truth
             log.debug("kafka commit skipped", error=str(error))
 
+    @property
+    def _retry(self) -> StoreRetry:
+        return StoreRetry(max_seconds=self.options.store_retry_seconds)
+
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        stored = self.store.stored_offsets(self.options.group)
+        group = self.options.group
+        stored = self._retry.run(lambda: self.store.stored_offsets(group), "reading offsets")
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         consumer.incremental_assign(partitions)

@@ -23,6 +23,7 @@ from govbus import (
 from govbus.consumers._queries import field_views, find_certificates, masked_key, verify_certificate
 from govbus.consumers._rebuild import rebuild_store
 from govbus.consumers._store import Store, open_store
+from govbus.consumers._store_errors import store_errors_as_refusals
 from govbus.consumers._sync import SyncOptions, SyncService
 
 console = Console()
@@ -70,12 +71,15 @@ def sync(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Most records per transaction")] = 5000,
     batch_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch")] = 50.0,
+    store_retry_seconds: Annotated[
+        float, typer.Option(help="How long to retry a store that is unavailable, then stop")
+    ] = 120.0,
 ) -> None:
     """Keep the base store in sync with the base topics (exactly-once effect)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     contract = load_contract(settings)
-    target = open_store(store or settings.store_url)
+    target = _open_store(store or settings.store_url)
     options = SyncOptions(
         group=group,
         topic_prefix=topic_prefix,
@@ -83,26 +87,45 @@ def sync(
         batch_max_seconds=batch_ms / 1000,
         max_idle_seconds=max_idle_seconds if until_idle else None,
         instance_id=instance_id,
+        store_retry_seconds=store_retry_seconds,
     )
     try:
-        if rebuild:
-            _rebuild(settings, contract, target, options)
-            if not until_idle:
-                return
-        service = SyncService(settings, contract, target, options)
-
-        def _stop(_signum: int, _frame: FrameType | None) -> None:
-            service.stop()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        totals = service.run()
-        console.print(
-            f"applied {totals.applied_events} events in {totals.batches} batches; "
-            f"{totals.duplicate_events} duplicates, {totals.quarantined} quarantined"
-        )
+        with store_errors_as_refusals("syncing"):
+            _sync(settings, contract, target, options, rebuild=rebuild, until_idle=until_idle)
     finally:
         target.close()
+
+
+def _open_store(url: str) -> Store:
+    with store_errors_as_refusals("opening the store"):
+        return open_store(url)
+
+
+def _sync(
+    settings: Settings,
+    contract: Contract,
+    target: Store,
+    options: SyncOptions,
+    *,
+    rebuild: bool,
+    until_idle: bool,
+) -> None:
+    if rebuild:
+        _rebuild(settings, contract, target, options)
+        if not until_idle:
+            return
+    service = SyncService(settings, contract, target, options)
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        service.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    totals = service.run()
+    console.print(
+        f"applied {totals.applied_events} events in {totals.batches} batches; "
+        f"{totals.duplicate_events} duplicates, {totals.quarantined} quarantined"
+    )
 
 
 def _rebuild(settings: Settings, contract: Contract, target: Store, options: SyncOptions) -> None:
@@ -135,9 +158,10 @@ def get(
     """Print one record, masked per the catalog, with the provenance of every field."""
     settings = get_settings()
     catalog = load_contract(settings).catalog
-    target = open_store(store or settings.store_url)
+    target = _open_store(store or settings.store_url)
     try:
-        record = target.record(entity.kind, key)
+        with store_errors_as_refusals("reading the store"):
+            record = target.record(entity.kind, key)
     finally:
         target.close()
     shown_key = masked_key(catalog, entity.kind, key, unmasked=unmasked)
@@ -178,9 +202,10 @@ def verify(
     """Say whether a certificate is valid now, and if not, why."""
     settings = get_settings()
     catalog = load_contract(settings).catalog
-    target = open_store(store or settings.store_url)
+    target = _open_store(store or settings.store_url)
     try:
-        found = find_certificates(catalog, target, number)
+        with store_errors_as_refusals("reading the store"):
+            found = find_certificates(catalog, target, number)
     finally:
         target.close()
     if not found:

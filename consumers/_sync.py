@@ -135,7 +135,10 @@ class SyncService:
         topics = base_topics(self.contract, self.options.topic_prefix)
         if self.options.create_topics:
             ensure_topics(admin_config(self.settings), [*topics, self.settings.dlq_topic])
-        check_topic_ids(self.store, self.options.group, current_topic_ids(self.settings, topics))
+        topic_ids = current_topic_ids(self.settings, topics)
+        self._retry.run(
+            lambda: check_topic_ids(self.store, self.options.group, topic_ids), "checking topics"
+        )
         self.dead_letters = self.dead_letters or DeadLetterPublisher(self.settings)
         overrides: dict[str, Any] = {
             **FETCH_LIMITS,
@@ -223,6 +226,7 @@ class SyncService:
                 offset=r.position.offset,
             )
         self._commit_to_kafka(result)
+        self._last_activity = time.monotonic()  # a slow batch (store retries) is not idleness
         if self.on_batch is not None:
             self.on_batch(items, result)
 

@@ -39,6 +39,7 @@ from govbus.consumers._store import (
     QuarantineRow,
     StoredRecord,
     TopicPartition,
+    TransactionLost,
     field_provenance,
     stamps_from_columns,
 )
@@ -120,10 +121,11 @@ class _SqliteWriter:
         self._conn.execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
-            if self._conn.in_transaction:  # some errors (a full disk) end the transaction
-                self._conn.execute(f"ROLLBACK TO {name}")
-                self._conn.execute(f"RELEASE {name}")
+        except Exception as error:
+            if not self._conn.in_transaction:  # SQLite ended it (RAISE(ROLLBACK), disk full)
+                raise TransactionLost(error) from error
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
             raise
         self._conn.execute(f"RELEASE {name}")
 

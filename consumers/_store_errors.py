@@ -24,7 +24,7 @@ from enum import StrEnum
 import psycopg
 
 from govbus import ErrorCode, GovbusError, scrub_text
-from govbus.consumers._store import StoreConflict
+from govbus.consumers._store import StoreConflict, TransactionLost
 
 
 class StoreErrorKind(StrEnum):
@@ -62,6 +62,9 @@ def classify_store_error(error: BaseException) -> StoreErrorKind | None:
     """The kind of a database error; None for an exception that is not one."""
     if isinstance(error, StoreConflict):
         return StoreErrorKind.TRANSIENT
+    if isinstance(error, TransactionLost):  # never a refusal: the batch cannot be split
+        transient = classify_store_error(error.cause) is StoreErrorKind.TRANSIENT
+        return StoreErrorKind.TRANSIENT if transient else StoreErrorKind.FATAL
     if isinstance(error, psycopg.Error):
         return _classify_postgres(error)
     if isinstance(error, sqlite3.Error):
@@ -142,6 +145,8 @@ def describe_store_error(error: BaseException) -> str:
         name = getattr(error, "sqlite_errorname", None)
         head = f"{kind} ({name})" if name else kind
         return f"{head}: {_redacted(str(error))}"
+    if isinstance(error, TransactionLost):
+        return f"the database ended the transaction: {describe_store_error(error.cause)}"
     if isinstance(error, psycopg.Error | StoreConflict):
         return f"{kind}: {_redacted(str(error))}"
     return kind

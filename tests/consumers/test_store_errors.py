@@ -18,7 +18,7 @@ from psycopg import errors
 
 from govbus import ErrorCode, GovbusError
 from govbus.consumers._refusals import Bisection
-from govbus.consumers._store import StoreConflict
+from govbus.consumers._store import StoreConflict, TransactionLost
 from govbus.consumers._store_errors import (
     StoreErrorKind,
     classify_store_error,
@@ -77,6 +77,17 @@ def test_psycopg_errors_without_sqlstate_are_classified_by_class() -> None:
     assert classify_store_error(psycopg.InterfaceError("no pipeline")) is FATAL
     assert classify_store_error(psycopg.ProgrammingError("wrong number of parameters")) is FATAL
     assert classify_store_error(StoreConflict("DeadlockDetected")) is TRANSIENT
+
+
+def test_a_lost_transaction_is_never_a_refusal() -> None:
+    refused = TransactionLost(sqlite3.IntegrityError("raised by a trigger"))
+    assert classify_store_error(refused) is FATAL  # parts cannot go on without it
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorname = "SQLITE_FULL"  # type: ignore[attr-defined]
+    assert classify_store_error(TransactionLost(full)) is TRANSIENT  # the whole batch again
+    assert describe_store_error(refused) == (
+        "the database ended the transaction: IntegrityError: raised by a trigger"
+    )
 
 
 def test_other_exceptions_are_not_store_errors() -> None:
@@ -252,8 +263,16 @@ def test_bisection_lets_transient_errors_out() -> None:
         bisection.settle(["a", "b"], psycopg.DataError("refused"))
 
 
-def test_sync_says_in_one_line_that_the_store_is_unreachable() -> None:
-    done = _run_cli("sync", "--store", "postgresql://govbus@127.0.0.1:1/none?connect_timeout=2")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sync"],
+        ["store", "get", "person", "110105195001010011"],
+        ["store", "verify-certificate", "x"],
+    ],
+)
+def test_the_cli_says_in_one_line_that_the_store_is_unreachable(command: list[str]) -> None:
+    done = _run_cli(*command, "--store", "postgresql://govbus@127.0.0.1:1/none?connect_timeout=2")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr + done.stdout
     (line,) = done.stderr.strip().splitlines()

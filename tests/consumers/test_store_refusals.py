@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govbus import Catalog, ChangeEvent, EntityKind, ErrorCode, PersonChanged
+from govbus import Catalog, ChangeEvent, EntityKind, ErrorCode, GovbusError, PersonChanged
 from govbus.consumers import KafkaPosition, RejectedRecord, SourcedEvent, apply_batch, open_store
 from govbus.consumers._apply import RawRecord
 from govbus.consumers._refusals import NOT_STORABLE
@@ -178,6 +178,27 @@ def test_a_rejection_whose_bytes_the_store_refuses_is_quarantined_without_them(
     assert row.reason == "undecodable (ValueError)" + NOT_STORABLE
     assert (row.headers, row.record_value) == ([], None)
     assert store.stored_offsets("g") == {(TOPIC, 0): 3}
+
+
+def test_a_trigger_that_rolls_the_whole_transaction_back_stops_the_batch(
+    tmp_path: Any, catalog: Catalog
+) -> None:
+    """RAISE(ROLLBACK) ends SQLite's transaction, savepoints and all: the batch cannot be
+    split, so it stops (STORE_FAILED) with nothing committed, rather than go on outside a
+    transaction."""
+    store = open_store(f"sqlite:///{tmp_path / 'base.db'}")
+    store._conn.execute(  # type: ignore[attr-defined]
+        "CREATE TRIGGER rolls_back BEFORE INSERT ON persons WHEN NEW.name = 'x' "
+        "BEGIN SELECT RAISE(ROLLBACK, 'not here'); END"
+    )
+    events = [person(citizen_id(1), 1, name="a"), person(citizen_id(2), 1, name="x")]
+    with pytest.raises(GovbusError) as caught:
+        apply_batch(store, sourced(events), catalog=catalog, group="g")
+    assert caught.value.code is ErrorCode.STORE_FAILED
+    assert "the database ended the transaction: IntegrityError" in caught.value.message
+    assert store.stored_offsets("g") == {} and store.count(EntityKind.PERSON) == 0
+    assert store.quarantined() == [] and store.processed_count() == 0
+    store.close()
 
 
 # --- order: the good records alone, one by one ----------------------------------------------

@@ -26,12 +26,15 @@ Rules, in order, for every record of the batch:
    link is recomputed for every certificate and holder key the batch touches.
 
 The new next offset of each partition is written in the same transaction.
+
+A record the store refuses (data the database cannot hold: a NUL in text on PostgreSQL,
+a constraint) is found by splitting the batch (`govbus.consumers._refusals`) and is
+quarantined as STORE_REFUSED; the rest of the batch is applied with every offset. A
+transient store failure is retried (`govbus.consumers._store_retry`).
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,26 +48,30 @@ from govbus import (
     CertificateChanged,
     ChangeEvent,
     EntityKind,
+    ErrorCode,
     GovbusError,
     Resource,
     cyclic_gc_paused,
 )
 from govbus.consumers._merge_sql import MergeRow, UpsertShape
 from govbus.consumers._native_rows import scan_batch
+from govbus.consumers._refusals import Bisection, quarantine_refused
 from govbus.consumers._store import (
     EPOCH,
     MICROSECOND,
     MergeRound,
     QuarantineRow,
     Store,
-    StoreConflict,
     StoreWriter,
     TopicPartition,
     epoch_us,
 )
+from govbus.consumers._store_errors import describe_store_error, is_refusal
+from govbus.consumers._store_retry import StoreRetry
 from govbus.consumers._tables import RECORD_FIELD, columns
 
 log = structlog.get_logger("govbus.sync")
+DEFAULT_RETRY = StoreRetry()
 Headers = list[tuple[str, str | None]]
 
 
@@ -80,16 +87,9 @@ class KafkaPosition:
 
 
 @dataclass(frozen=True, slots=True)
-class SourcedEvent:
-    """A decoded, validated event and where it was read from."""
-
-    event: ChangeEvent[Any]
-    position: KafkaPosition
-
-
-@dataclass(frozen=True, slots=True)
 class RejectedRecord:
-    """A record that failed decoding or validation: it goes to quarantine, not to state."""
+    """A record that failed decoding or validation, or that the store refused: it goes to
+    quarantine (and the dead-letter topic), not to state."""
 
     position: KafkaPosition
     error_code: str
@@ -97,6 +97,31 @@ class RejectedRecord:
     headers: Headers
     key: bytes | None
     value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """What the sync needs of a Kafka message."""
+
+    position: KafkaPosition
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes | None]]
+
+    def rejected(self, error_code: str, reason: str) -> RejectedRecord:
+        """This record as a rejection; `reason` must name no personal value."""
+        headers = [(n, v if v is None else v.decode("utf-8", "replace")) for n, v in self.headers]
+        return RejectedRecord(self.position, error_code, reason, headers, self.key, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedEvent:
+    """A decoded, validated event and where it was read from."""
+
+    event: ChangeEvent[Any]
+    position: KafkaPosition
+    raw: RawRecord | None = None
+    """The record it was decoded from: what the DLQ and quarantine get if the store refuses it."""
 
 
 BatchItem = SourcedEvent | RejectedRecord
@@ -111,6 +136,15 @@ class BatchResult:
     stale_fields: int = 0
     refused_fields: int = 0
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    store_refused: list[RejectedRecord] = field(default_factory=list)
+    """Events the store refused (STORE_REFUSED), now in quarantine; counted in `quarantined`."""
+
+    def add_part(self, part: BatchResult) -> None:
+        self.applied_events += part.applied_events
+        self.duplicate_events += part.duplicate_events
+        self.quarantined += part.quarantined
+        self.stale_fields += part.stale_fields
+        self.refused_fields += part.refused_fields
 
 
 @dataclass(slots=True)
@@ -407,22 +441,30 @@ def apply_batch(
     catalog: Catalog,
     group: str,
     now: datetime | None = None,
-    attempts: int = 5,
+    retry: StoreRetry = DEFAULT_RETRY,
+    dead_letter: Callable[[list[RejectedRecord]], None] | None = None,
 ) -> BatchResult:
     """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets.
 
-    A transaction that loses to a concurrent one (StoreConflict) committed nothing, so the
-    batch runs again from the start, up to `attempts` times.
+    A transient store failure (a lost connection, a conflict with a concurrent transaction,
+    a busy SQLite) committed nothing: the batch runs again, with backoff, within `retry`'s
+    budget. If the store refuses the batch's data, the batch is applied again in parts
+    (`govbus.consumers._refusals`): the events it refuses go to `dead_letter` (before the
+    commit) and to quarantine as STORE_REFUSED, the others are applied, and the offsets of
+    all advance.
     """
-    for attempt in range(1, attempts + 1):
+
+    def attempt() -> BatchResult:
         try:
             return _apply_once(store, items, catalog=catalog, group=group, now=now)
-        except StoreConflict:
-            if attempt == attempts:
+        except Exception as error:
+            if not is_refusal(error):
                 raise
-            log.warning("batch lost to a concurrent transaction; retrying", attempt=attempt)
-            time.sleep(random.uniform(0.01, 0.05) * attempt)  # de-synchronise the rivals
-    raise AssertionError("unreachable")
+            refusal = error
+        at = now or datetime.now(UTC)
+        return _apply_refusing(store, items, catalog, group, at, refusal, dead_letter)
+
+    return retry.run(attempt, "applying a batch")
 
 
 def _apply_once(
@@ -463,10 +505,68 @@ def _apply_scanned(
         result.next_offsets = scan.next_offsets  # the usual case: nothing applied before
     else:  # a replay after a crash or a rebalance: read the batch again, without those
         scan = _scan(_fresh_items(items, stored, result), catalog, now)
+    _write_scan(tx, scan, catalog, now, result)
+    if result.next_offsets:
+        tx.save_offsets(group, result.next_offsets, now)
+
+
+def _write_scan(
+    tx: StoreWriter, scan: _Scan, catalog: Catalog, now: datetime, result: BatchResult
+) -> None:
     rejected = scan.rejected
     _write_rows(tx, _unique_rows(tx, scan, catalog, now, result), now, result)
     if rejected:
         tx.quarantine(_quarantine_rows(rejected, now))
         result.quarantined = len(rejected)
-    if result.next_offsets:
-        tx.save_offsets(group, result.next_offsets, now)
+
+
+def _apply_refusing(
+    store: Store,
+    items: Sequence[BatchItem],
+    catalog: Catalog,
+    group: str,
+    now: datetime,
+    refusal: Exception,
+    dead_letter: Callable[[list[RejectedRecord]], None] | None,
+) -> BatchResult:
+    """A batch the store refused, in parts (bisection), in one transaction with its offsets."""
+    result = BatchResult()
+    with cyclic_gc_paused(), store.transaction() as tx:
+        stored = tx.lock_offsets(group, {item.position.topic_partition for item in items})
+        fresh = _fresh_items(items, stored, result)  # every offset, the refused ones' too
+
+        def apply_part(part: Sequence[BatchItem]) -> BatchResult:
+            done = BatchResult()
+            _write_scan(tx, _scan(part, catalog, now), catalog, now, done)
+            return done
+
+        bisection: Bisection[BatchItem, BatchResult] = Bisection(apply_part, tx.savepoint)
+        bisection.settle(fresh, refusal)
+        for part in bisection.applied:
+            result.add_part(part)
+        refused = [_refused(item, error) for item, error in bisection.refused]
+        # A rejection whose quarantine row was refused is in the dead-letter topic already.
+        result.store_refused = [r for r in refused if r.error_code == ErrorCode.STORE_REFUSED]
+        if result.store_refused and dead_letter is not None:
+            dead_letter(result.store_refused)  # before the commit: at least once
+        quarantine_refused(tx, _quarantine_rows(refused, now))
+        result.quarantined += len(refused)
+        if result.next_offsets:
+            tx.save_offsets(group, result.next_offsets, now)
+    log.warning(
+        "batch refused by the store, applied in parts",
+        records=len(items),
+        parts=bisection.parts_tried,
+        refused=len(refused),
+        error=describe_store_error(refusal),
+    )
+    return result
+
+
+def _refused(item: BatchItem, error: Exception) -> RejectedRecord:
+    if isinstance(item, RejectedRecord):
+        return item  # what the store refused was its quarantine row
+    reason = f"the store refused the record: {describe_store_error(error)}"
+    if item.raw is not None:
+        return item.raw.rejected(ErrorCode.STORE_REFUSED, reason)
+    return RejectedRecord(item.position, ErrorCode.STORE_REFUSED, reason, [], None, None)

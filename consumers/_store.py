@@ -121,8 +121,22 @@ class StoreConflict(Exception):
     """
 
 
+class TransactionLost(Exception):
+    """The database ended the whole transaction while a savepoint was open (SQLite after a
+    trigger's RAISE(ROLLBACK), a full disk or an I/O error): the savepoint cannot be rolled
+    back alone, so the batch's parts cannot go on. `cause` is the database's error."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
 class StoreWriter(Protocol):
     """Bulk operations inside one open transaction; see `apply_batch`."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested part of the transaction: rolled back alone if it raises (then re-raised)."""
+        ...
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]

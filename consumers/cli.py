@@ -33,6 +33,7 @@ from govbus.consumers._queries import (
 )
 from govbus.consumers._rebuild import rebuild_store
 from govbus.consumers._store import Store, open_store
+from govbus.consumers._store_errors import store_errors_as_refusals
 from govbus.consumers._sync import SyncOptions, SyncService
 from govbus.terminal import console as make_console
 from govbus.terminal import progress
@@ -86,6 +87,9 @@ def sync(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Most records per transaction")] = 5000,
     batch_ms: Annotated[float, typer.Option(help="Longest wait to fill a batch")] = 50.0,
+    store_retry_seconds: Annotated[
+        float, typer.Option(help="How long to retry a store that is unavailable, then stop")
+    ] = 120.0,
 ) -> None:
     """Keep the base store in sync with the base topics (exactly-once effect).
 
@@ -106,11 +110,13 @@ def sync(
         batch_max_seconds=batch_ms / 1000,
         max_idle_seconds=max_idle_seconds if until_idle else None,
         instance_id=instance_id,
+        store_retry_seconds=store_retry_seconds,
     )
     try:
-        quarantined = _rebuild(settings, contract, target, options) if rebuild else 0
-        if until_idle or not rebuild:
-            quarantined += _follow(settings, contract, target, options, stop_asked)
+        with store_errors_as_refusals("syncing"):
+            quarantined = _rebuild(settings, contract, target, options) if rebuild else 0
+            if until_idle or not rebuild:
+                quarantined += _follow(settings, contract, target, options, stop_asked)
     finally:
         target.close()
     if quarantined:
@@ -183,7 +189,8 @@ def get(
         )
     target = open_store(settings.store_url, create=False)
     try:
-        record = target.record(entity.kind, key)
+        with store_errors_as_refusals("reading the store"):
+            record = target.record(entity.kind, key)
     finally:
         target.close()
     shown_key = masked_key(catalog, entity.kind, key, unmasked=unmasked)
@@ -237,7 +244,8 @@ def verify(
     catalog = load_contract(settings).catalog
     target = open_store(settings.store_url, create=False)
     try:
-        found = find_certificates(catalog, target, number)
+        with store_errors_as_refusals("reading the store"):
+            found = find_certificates(catalog, target, number)
     finally:
         target.close()
     if not found:

@@ -5,6 +5,7 @@ are raised for real in test_store_refusals.py)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from govbus.consumers._store_errors import (
     store_errors_as_refusals,
 )
 from govbus.consumers._store_retry import StoreRetry
+from govbus.testing import KafkaEndpoint
 
 TRANSIENT, REFUSED, FATAL = StoreErrorKind
 
@@ -263,6 +265,7 @@ def test_bisection_lets_transient_errors_out() -> None:
         bisection.settle(["a", "b"], psycopg.DataError("refused"))
 
 
+@pytest.mark.kafka
 @pytest.mark.parametrize(
     "command",
     [
@@ -271,17 +274,29 @@ def test_bisection_lets_transient_errors_out() -> None:
         ["store", "verify-certificate", "x"],
     ],
 )
-def test_the_cli_says_in_one_line_that_the_store_is_unreachable(command: list[str]) -> None:
-    done = _run_cli(*command, "--store", "postgresql://govbus@127.0.0.1:1/none?connect_timeout=2")
+def test_the_cli_says_in_one_line_that_the_store_is_unreachable(
+    command: list[str], kafka: KafkaEndpoint
+) -> None:
+    # A reachable broker: `sync` checks it before it opens the store.
+    done = _run_cli(
+        *command,
+        "--store",
+        "postgresql://govbus@127.0.0.1:1/none?connect_timeout=2",
+        bootstrap=kafka.bootstrap_servers,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr + done.stdout
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error STORE_UNAVAILABLE: ")
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _run_cli(*args: str, bootstrap: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if bootstrap is not None:
+        env["GOVBUS_BOOTSTRAP_SERVERS"] = bootstrap
     return subprocess.run(
         [sys.executable, "-c", "from govbus.cli import main; main()", *args],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

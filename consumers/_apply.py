@@ -36,7 +36,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -50,7 +50,7 @@ from govbus import (
 )
 from govbus._gc import cyclic_gc_paused
 from govbus.consumers._merge_sql import MergeRow, UpsertShape
-from govbus.consumers._native_rows import scan_batch
+from govbus.consumers._native_rows import NativePlan, scan_batch
 from govbus.consumers._store import (
     EPOCH,
     MICROSECOND,
@@ -68,8 +68,10 @@ log = structlog.get_logger("govbus.sync")
 Headers = list[tuple[str, str | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class KafkaPosition:
+class KafkaPosition(NamedTuple):
+    """Where a record was read. Named tuples, these three: the native scan reads them by
+    position (`govbus.consumers._native_rows`), and a test asserts their field order."""
+
     topic: str
     partition: int
     offset: int
@@ -79,16 +81,14 @@ class KafkaPosition:
         return (self.topic, self.partition)
 
 
-@dataclass(frozen=True, slots=True)
-class SourcedEvent:
+class SourcedEvent(NamedTuple):
     """A decoded, validated event and where it was read from."""
 
     event: ChangeEvent[Any]
     position: KafkaPosition
 
 
-@dataclass(frozen=True, slots=True)
-class RejectedRecord:
+class RejectedRecord(NamedTuple):
     """A record that failed decoding or validation: it goes to quarantine, not to state."""
 
     position: KafkaPosition
@@ -275,6 +275,18 @@ class _Rows:
         deletes = rows.round_for(event.entity_key).deletes
         deletes.setdefault(rules.key_authority_fields, []).append(row)
 
+    def native_plan(self, event: ChangeEvent[Any]) -> NativePlan | None:
+        """For the native scan: the known plan of an upsert (not a certificate's) whose
+        first-round rows exist, else None (the event then goes to `add`)."""
+        found = self.targets.get((type(event), None))
+        if found is None:
+            return None
+        rules, rows = found
+        plan = rules.plans.get((event.source_department, event.changed_fields))
+        if plan is None or plan.first_round is None:
+            return None
+        return NativePlan(plan.shape.fields, plan.refused, plan.first_round, rows.seen)
+
 
 def _fresh_items(
     items: Sequence[BatchItem], stored: dict[TopicPartition, int], result: BatchResult
@@ -329,10 +341,12 @@ class _Scan:
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
-def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime) -> _Scan:
+def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime, *, native: bool) -> _Scan:
     scan = _Scan(_Rows(catalog, epoch_us(now)))
     # The native loop takes the common upsert and hands the rest to `_Rows.add`.
-    counts = scan_batch(items, scan, SourcedEvent, CertificateChanged)
+    counts = scan_batch(
+        items, scan, SourcedEvent, CertificateChanged, scan.rows.native_plan, native=native
+    )
     if counts is not None:
         scan.rows.applied_events += counts[0]
         scan.rows.refused_fields += counts[1]
@@ -408,15 +422,17 @@ def apply_batch(
     group: str,
     now: datetime | None = None,
     attempts: int = 5,
+    native: bool = True,
 ) -> BatchResult:
     """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets.
 
     A transaction that loses to a concurrent one (StoreConflict) committed nothing, so the
-    batch runs again from the start, up to `attempts` times.
+    batch runs again from the start, up to `attempts` times. `native`: the native row
+    builder and COPY encoder where built (the sync passes its `Settings.native`).
     """
     for attempt in range(1, attempts + 1):
         try:
-            return _apply_once(store, items, catalog=catalog, group=group, now=now)
+            return _apply_once(store, items, catalog=catalog, group=group, now=now, native=native)
         except StoreConflict:
             if attempt == attempts:
                 raise
@@ -432,20 +448,26 @@ def _apply_once(
     catalog: Catalog,
     group: str,
     now: datetime | None,
+    native: bool,
 ) -> BatchResult:
     with cyclic_gc_paused():
         # The batch's rows die when this call returns, before the collector is back: its
         # allocation count then drops by as much as it grew, so no collection follows.
-        return _apply_paused(store, items, catalog, group, now or datetime.now(UTC))
+        return _apply_paused(store, items, catalog, group, now or datetime.now(UTC), native)
 
 
 def _apply_paused(
-    store: Store, items: Sequence[BatchItem], catalog: Catalog, group: str, now: datetime
+    store: Store,
+    items: Sequence[BatchItem],
+    catalog: Catalog,
+    group: str,
+    now: datetime,
+    native: bool,
 ) -> BatchResult:
     result = BatchResult()
-    scan = _scan(items, catalog, now)
-    with store.transaction() as tx:
-        _apply_scanned(tx, items, scan, catalog, group, now, result)
+    scan = _scan(items, catalog, now, native=native)
+    with store.transaction(native=native) as tx:
+        _apply_scanned(tx, items, scan, catalog, group, now, result, native)
     return result
 
 
@@ -457,12 +479,13 @@ def _apply_scanned(
     group: str,
     now: datetime,
     result: BatchResult,
+    native: bool,
 ) -> None:
     stored = tx.lock_offsets(group, scan.lowest.keys())
     if all(stored.get(tp, -1) <= low for tp, low in scan.lowest.items()):
         result.next_offsets = scan.next_offsets  # the usual case: nothing applied before
     else:  # a replay after a crash or a rebalance: read the batch again, without those
-        scan = _scan(_fresh_items(items, stored, result), catalog, now)
+        scan = _scan(_fresh_items(items, stored, result), catalog, now, native=native)
     rejected = scan.rejected
     _write_rows(tx, _unique_rows(tx, scan, catalog, now, result), now, result)
     if rejected:

@@ -202,7 +202,11 @@ class SyncService:
         if rejected and self.dead_letters is not None:
             self.dead_letters.publish(rejected)  # before the DB commit: at least once
         result = apply_batch(
-            self.store, items, catalog=self.contract.catalog, group=self.options.group
+            self.store,
+            items,
+            catalog=self.contract.catalog,
+            group=self.options.group,
+            native=self.settings.native,
         )
         self.totals.add(result)
         for r in rejected:

@@ -3,13 +3,14 @@ and refuse what they refuse (the same error codes through `Contract.decode`)."""
 
 import io
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from govbus import (
     EVENT_TYPES,
@@ -231,6 +232,29 @@ def test_decoded_events_equal_the_validated_ones(
             assert decoded.data.model_fields_set == set(type(event.data).model_fields)
 
 
+def _slots(model: BaseModel) -> dict[str, Any]:
+    return {slot: getattr(model, slot) for slot in BaseModel.__slots__}
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=event_id)
+def test_built_events_hold_what_model_construct_gives(event: ChangeEvent[Any]) -> None:
+    """The builder sets pydantic's slots itself (see `govbus._event_builder`): every slot
+    `BaseModel` declares, today's or a later pydantic's, must equal `model_construct`'s."""
+    reader = SCHEMAS.latest(event.schema_name).parsed
+    build = compile_builder(type(event), reader)
+    assert build is not None
+    record = fastavro_read(fastavro_bytes(reader, event.to_avro()), reader, reader)
+    built = build(record)
+    data = None
+    if event.data is not None:
+        data = type(event.data).model_construct(**record["data"])
+        assert built.data is not None
+        assert _slots(built.data) == _slots(data)
+    fields = {**record, "event_id": uuid.UUID(record["event_id"]), "data": data}
+    fields["changed_fields"] = tuple(record["changed_fields"])
+    assert _slots(built) == _slots(type(event).model_construct(**fields))
+
+
 def _bad(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
     data = changes.pop("data", None)
     out = {**record, **changes}
@@ -321,3 +345,11 @@ def test_older_writer_versions_resolve(contract: Contract) -> None:
 def test_every_event_type_has_a_builder() -> None:
     for event_cls in EVENT_TYPES.values():
         assert compile_builder(event_cls, SCHEMAS.latest(event_cls.schema_name).parsed)
+
+
+def test_a_pydantic_with_other_slots_gets_no_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from govbus import _event_builder
+
+    monkeypatch.setattr(_event_builder, "_PYDANTIC_SLOTS", (*BaseModel.__slots__, "__pydantic_later__"))
+    reader = SCHEMAS.latest("person_changed").parsed
+    assert compile_builder(PersonChanged, reader) is None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from govbus import Catalog, EntityKind, Resource
+from govbus import Catalog, CertificateKey, EntityKind, GovbusError, Resource
 from govbus.consumers._certificates import CertificateVerdict, certificate_validity
 from govbus.consumers._store import FieldProvenance, Store, StoredRecord
 
@@ -20,8 +20,9 @@ class FieldView:
 
 
 def resource_of(catalog: Catalog, kind: EntityKind, key: str) -> Resource:
-    licence = key.split(":", 1)[0] if kind is EntityKind.CERTIFICATE else None
-    return catalog.resource_for_entity(kind, licence)
+    if kind is not EntityKind.CERTIFICATE:
+        return catalog.resource_for_entity(kind, None)
+    return catalog.resource_for_entity(kind, CertificateKey.parse(key).licence_type_code)
 
 
 def display(value: Any) -> str:
@@ -53,19 +54,20 @@ def masked_key(catalog: Catalog, kind: EntityKind, key: str, *, unmasked: bool) 
         return key
     resource = resource_of(catalog, kind, key)
     if kind is EntityKind.CERTIFICATE:
-        licence, _, number = key.partition(":")
+        parsed = CertificateKey.parse(key)
         spec = resource.fields_by_name.get("licence_number")
-        return f"{licence}:{spec.masked(number) if spec else number}"
+        number = parsed.licence_number
+        return parsed._replace(licence_number=spec.masked(number) if spec else number).format()
     return resource.key.masked(key)
 
 
 def find_certificates(catalog: Catalog, store: Store, number: str) -> list[StoredRecord]:
     """`<licence type>:<number>`, or a bare number looked up under every licence type."""
-    if ":" in number:
-        keys = [number]
-    else:
+    try:
+        keys = [CertificateKey.parse(number, field="number").format()]
+    except GovbusError:  # a bare number
         keys = [
-            f"{r.licence_type_code}:{number}"
+            CertificateKey(r.licence_type_code, number).format()
             for r in catalog.resources
             if r.entity is EntityKind.CERTIFICATE and r.licence_type_code
         ]

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from govbus import (
+    CertificateKey,
     Contract,
     EntityKind,
     Settings,
@@ -187,7 +188,7 @@ def verify(
         console.print("no such certificate")
         raise typer.Exit(2)
     if len(found) > 1:
-        types = ", ".join(r.key.split(":", 1)[0] for r in found)
+        types = ", ".join(CertificateKey.parse(r.key).licence_type_code for r in found)
         console.print(f"ambiguous number: held under licence types {types}; give <type>:<number>")
         raise typer.Exit(2)
     verdict = verify_certificate(found[0])

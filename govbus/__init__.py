@@ -14,6 +14,7 @@ from govbus._catalog import (
     SharingType,
     load_catalog,
 )
+from govbus._certificate_key import CertificateKey
 from govbus._changes import (
     EVENT_TYPES,
     CertificateChanged,
@@ -68,6 +69,7 @@ __all__ = [
     "Catalog",
     "CertificateChanged",
     "CertificateData",
+    "CertificateKey",
     "ChangeEvent",
     "CloudEventAttributes",
     "Contract",

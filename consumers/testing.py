@@ -27,6 +27,7 @@ from govbus import (
     PersonChanged,
     PersonData,
     Settings,
+    certificate_key,
 )
 from govbus._identifiers import uscc_check_character
 
@@ -68,7 +69,7 @@ def certificate(
 ) -> CertificateChanged:
     return CertificateChanged.upsert(
         department=department,
-        key=f"{licence_type}:{number}",
+        key=certificate_key(licence_type, number),
         sequence=sequence,
         data=CertificateData(**fields),
     )

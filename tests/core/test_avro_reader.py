@@ -350,6 +350,7 @@ def test_every_event_type_has_a_builder() -> None:
 def test_a_pydantic_with_other_slots_gets_no_builder(monkeypatch: pytest.MonkeyPatch) -> None:
     from govbus import _event_builder
 
-    monkeypatch.setattr(_event_builder, "_PYDANTIC_SLOTS", (*BaseModel.__slots__, "__pydantic_later__"))
+    later = (*BaseModel.__slots__, "__pydantic_later__")
+    monkeypatch.setattr(_event_builder, "_PYDANTIC_SLOTS", later)
     reader = SCHEMAS.latest("person_changed").parsed
     assert compile_builder(PersonChanged, reader) is None

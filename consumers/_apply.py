@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -54,7 +54,7 @@ from govbus import (
     cyclic_gc_paused,
 )
 from govbus.consumers._merge_sql import MergeRow, UpsertShape
-from govbus.consumers._native_rows import scan_batch
+from govbus.consumers._native_rows import NativePlan, scan_batch
 from govbus.consumers._refusals import Bisection, quarantine_refused
 from govbus.consumers._store import (
     EPOCH,
@@ -75,8 +75,10 @@ DEFAULT_RETRY = StoreRetry()
 Headers = list[tuple[str, str | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class KafkaPosition:
+class KafkaPosition(NamedTuple):
+    """Where a record was read. Named tuples, these three: the native scan reads them by
+    position (`govbus.consumers._native_rows`), and a test asserts their field order."""
+
     topic: str
     partition: int
     offset: int
@@ -86,8 +88,7 @@ class KafkaPosition:
         return (self.topic, self.partition)
 
 
-@dataclass(frozen=True, slots=True)
-class RejectedRecord:
+class RejectedRecord(NamedTuple):
     """A record that failed decoding or validation, or that the store refused: it goes to
     quarantine (and the dead-letter topic), not to state."""
 
@@ -114,9 +115,9 @@ class RawRecord:
         return RejectedRecord(self.position, error_code, reason, headers, self.key, self.value)
 
 
-@dataclass(frozen=True, slots=True)
-class SourcedEvent:
-    """A decoded, validated event and where it was read from."""
+class SourcedEvent(NamedTuple):
+    """A decoded, validated event and where it was read from (the native scan reads the
+    first two by position)."""
 
     event: ChangeEvent[Any]
     position: KafkaPosition
@@ -309,6 +310,18 @@ class _Rows:
         deletes = rows.round_for(event.entity_key).deletes
         deletes.setdefault(rules.key_authority_fields, []).append(row)
 
+    def native_plan(self, event: ChangeEvent[Any]) -> NativePlan | None:
+        """For the native scan: the known plan of an upsert (not a certificate's) whose
+        first-round rows exist, else None (the event then goes to `add`)."""
+        found = self.targets.get((type(event), None))
+        if found is None:
+            return None
+        rules, rows = found
+        plan = rules.plans.get((event.source_department, event.changed_fields))
+        if plan is None or plan.first_round is None:
+            return None
+        return NativePlan(plan.shape.fields, plan.refused, plan.first_round, rows.seen)
+
 
 def _fresh_items(
     items: Sequence[BatchItem], stored: dict[TopicPartition, int], result: BatchResult
@@ -363,10 +376,12 @@ class _Scan:
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
-def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime) -> _Scan:
+def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime, *, native: bool) -> _Scan:
     scan = _Scan(_Rows(catalog, epoch_us(now)))
     # The native loop takes the common upsert and hands the rest to `_Rows.add`.
-    counts = scan_batch(items, scan, SourcedEvent, CertificateChanged)
+    counts = scan_batch(
+        items, scan, SourcedEvent, CertificateChanged, scan.rows.native_plan, native=native
+    )
     if counts is not None:
         scan.rows.applied_events += counts[0]
         scan.rows.refused_fields += counts[1]
@@ -442,6 +457,7 @@ def apply_batch(
     group: str,
     now: datetime | None = None,
     retry: StoreRetry = DEFAULT_RETRY,
+    native: bool = True,
     dead_letter: Callable[[list[RejectedRecord]], None] | None = None,
 ) -> BatchResult:
     """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets.
@@ -451,18 +467,19 @@ def apply_batch(
     budget. If the store refuses the batch's data, the batch is applied again in parts
     (`govbus.consumers._refusals`): the events it refuses go to `dead_letter` (before the
     commit) and to quarantine as STORE_REFUSED, the others are applied, and the offsets of
-    all advance.
+    all advance. `native`: the native row builder and COPY encoder where built (the sync
+    passes its `Settings.native`).
     """
 
     def attempt() -> BatchResult:
         try:
-            return _apply_once(store, items, catalog=catalog, group=group, now=now)
+            return _apply_once(store, items, catalog=catalog, group=group, now=now, native=native)
         except Exception as error:
             if not is_refusal(error):
                 raise
             refusal = error
         at = now or datetime.now(UTC)
-        return _apply_refusing(store, items, catalog, group, at, refusal, dead_letter)
+        return _apply_refusing(store, items, catalog, group, at, refusal, dead_letter, native)
 
     return retry.run(attempt, "applying a batch")
 
@@ -474,20 +491,26 @@ def _apply_once(
     catalog: Catalog,
     group: str,
     now: datetime | None,
+    native: bool,
 ) -> BatchResult:
     with cyclic_gc_paused():
         # The batch's rows die when this call returns, before the collector is back: its
         # allocation count then drops by as much as it grew, so no collection follows.
-        return _apply_paused(store, items, catalog, group, now or datetime.now(UTC))
+        return _apply_paused(store, items, catalog, group, now or datetime.now(UTC), native)
 
 
 def _apply_paused(
-    store: Store, items: Sequence[BatchItem], catalog: Catalog, group: str, now: datetime
+    store: Store,
+    items: Sequence[BatchItem],
+    catalog: Catalog,
+    group: str,
+    now: datetime,
+    native: bool,
 ) -> BatchResult:
     result = BatchResult()
-    scan = _scan(items, catalog, now)
-    with store.transaction() as tx:
-        _apply_scanned(tx, items, scan, catalog, group, now, result)
+    scan = _scan(items, catalog, now, native=native)
+    with store.transaction(native=native) as tx:
+        _apply_scanned(tx, items, scan, catalog, group, now, result, native)
     return result
 
 
@@ -499,12 +522,13 @@ def _apply_scanned(
     group: str,
     now: datetime,
     result: BatchResult,
+    native: bool,
 ) -> None:
     stored = tx.lock_offsets(group, scan.lowest.keys())
     if all(stored.get(tp, -1) <= low for tp, low in scan.lowest.items()):
         result.next_offsets = scan.next_offsets  # the usual case: nothing applied before
     else:  # a replay after a crash or a rebalance: read the batch again, without those
-        scan = _scan(_fresh_items(items, stored, result), catalog, now)
+        scan = _scan(_fresh_items(items, stored, result), catalog, now, native=native)
     _write_scan(tx, scan, catalog, now, result)
     if result.next_offsets:
         tx.save_offsets(group, result.next_offsets, now)
@@ -528,16 +552,17 @@ def _apply_refusing(
     now: datetime,
     refusal: Exception,
     dead_letter: Callable[[list[RejectedRecord]], None] | None,
+    native: bool,
 ) -> BatchResult:
     """A batch the store refused, in parts (bisection), in one transaction with its offsets."""
     result = BatchResult()
-    with cyclic_gc_paused(), store.transaction() as tx:
+    with cyclic_gc_paused(), store.transaction(native=native) as tx:
         stored = tx.lock_offsets(group, {item.position.topic_partition for item in items})
         fresh = _fresh_items(items, stored, result)  # every offset, the refused ones' too
 
         def apply_part(part: Sequence[BatchItem]) -> BatchResult:
             done = BatchResult()
-            _write_scan(tx, _scan(part, catalog, now), catalog, now, done)
+            _write_scan(tx, _scan(part, catalog, now, native=native), catalog, now, done)
             return done
 
         bisection: Bisection[BatchItem, BatchResult] = Bisection(apply_part, tx.savepoint)

@@ -138,8 +138,9 @@ def _binary_ids(event_ids: Collection[int]) -> bytes:
 
 
 class _PostgresWriter:
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, native: bool) -> None:
         self._conn = conn
+        self._native = native  # merge rows' COPY encoded natively where built
         self._cur = conn.cursor()
         self._filled: set[str] = set()
         """Temporary tables that may hold rows: emptied before their next COPY, else at
@@ -218,7 +219,8 @@ class _PostgresWriter:
             self._cur.execute(f"TRUNCATE tmp_{table}")
         self._filled.add(table)
         types = _copy_types(work.kind, work.layout)
-        payload = copy_rows(work.rows, types)  # native, or None: psycopg encodes them
+        # Native, or None: psycopg encodes them.
+        payload = copy_rows(work.rows, types, native=self._native)
         with self._cur.copy(
             f"COPY tmp_{table} ({', '.join(work.layout)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -360,11 +362,11 @@ class PostgresStore:
                 )
 
     @contextmanager
-    def transaction(self) -> Iterator[_PostgresWriter]:
+    def transaction(self, *, native: bool = True) -> Iterator[_PostgresWriter]:
         conn = self._live()
         try:
             with conn.transaction():
-                yield _PostgresWriter(conn)
+                yield _PostgresWriter(conn, native=native)
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
             raise StoreConflict(type(exc).__name__) from exc
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from govbus import Catalog, EntityKind, Resource, field_disclosure
+from govbus import Catalog, CertificateKey, EntityKind, GovbusError, Resource, field_disclosure
 from govbus.consumers._certificates import CertificateVerdict, certificate_validity
 from govbus.consumers._store import FieldProvenance, Store, StoredRecord
 
@@ -20,8 +20,9 @@ class FieldView:
 
 
 def resource_of(catalog: Catalog, kind: EntityKind, key: str) -> Resource:
-    licence = key.split(":", 1)[0] if kind is EntityKind.CERTIFICATE else None
-    return catalog.resource_for_entity(kind, licence)
+    if kind is not EntityKind.CERTIFICATE:
+        return catalog.resource_for_entity(kind, None)
+    return catalog.resource_for_entity(kind, CertificateKey.parse(key).licence_type_code)
 
 
 def display(value: Any) -> str:
@@ -52,19 +53,20 @@ def masked_key(catalog: Catalog, kind: EntityKind, key: str, *, unmasked: bool) 
     """The record's key as the sharing policy lets it out (a certificate's licence type shows)."""
     resource = resource_of(catalog, kind, key)
     if kind is EntityKind.CERTIFICATE:
-        licence, _, number = key.partition(":")
+        parsed = CertificateKey.parse(key)
+        number = parsed.licence_number
         shown = field_disclosure(resource, "licence_number", unmasked=unmasked).apply(number)
-        return f"{licence}:{shown}"
+        return parsed._replace(licence_number=shown).format()
     return field_disclosure(resource, resource.key.name, unmasked=unmasked).apply(key)
 
 
 def find_certificates(catalog: Catalog, store: Store, number: str) -> list[StoredRecord]:
     """`<licence type>:<number>`, or a bare number looked up under every licence type."""
-    if ":" in number:
-        keys = [number]
-    else:
+    try:
+        keys = [CertificateKey.parse(number, field="number").format()]
+    except GovbusError:  # a bare number
         keys = [
-            f"{r.licence_type_code}:{number}"
+            CertificateKey(r.licence_type_code, number).format()
             for r in catalog.resources
             if r.entity is EntityKind.CERTIFICATE and r.licence_type_code
         ]

@@ -292,7 +292,8 @@ class SqliteStore:
         self._conn.execute("COMMIT")
 
     @contextmanager
-    def transaction(self) -> Iterator[_SqliteWriter]:
+    def transaction(self, *, native: bool = True) -> Iterator[_SqliteWriter]:
+        del native  # nothing of SQLite's is native
         with self._immediate() as conn:
             yield _SqliteWriter(conn, self._stale)
 

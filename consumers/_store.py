@@ -169,7 +169,10 @@ class StoreWriter(Protocol):
 class Store(Protocol):
     url: str
 
-    def transaction(self) -> AbstractContextManager[StoreWriter]: ...
+    def transaction(self, *, native: bool = True) -> AbstractContextManager[StoreWriter]:
+        """One transaction; `native`: its bulk rows may be encoded by the native module
+        where built (`Settings.native`, passed on by `apply_batch`)."""
+        ...
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]: ...
 

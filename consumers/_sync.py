@@ -220,6 +220,7 @@ class SyncService:
             group=self.options.group,
             retry=self._retry,
             dead_letter=self.dead_letters.publish if self.dead_letters is not None else None,
+            native=self.settings.native,
         )
         self.totals.add(result)
         for r in [*rejected, *result.store_refused]:

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from govbus import (
+    CertificateKey,
     Contract,
     EntityKind,
     ErrorCode,
@@ -252,7 +253,7 @@ def verify(
         console.print("no such certificate", markup=False)
         raise typer.Exit(1)
     if len(found) > 1:
-        types = ", ".join(r.key.split(":", 1)[0] for r in found)
+        types = ", ".join(CertificateKey.parse(r.key).licence_type_code for r in found)
         raise GovbusError(
             ErrorCode.USAGE,
             f"ambiguous number: held under licence types {types}; give <type>:<number>",

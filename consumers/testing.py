@@ -29,6 +29,7 @@ from govbus import (
     PersonChanged,
     PersonData,
     Settings,
+    certificate_key,
     uscc_check_character,
 )
 
@@ -70,7 +71,7 @@ def certificate(
 ) -> CertificateChanged:
     return CertificateChanged.upsert(
         department=department,
-        key=f"{licence_type}:{number}",
+        key=certificate_key(licence_type, number),
         sequence=sequence,
         data=CertificateData(**fields),
     )

@@ -14,6 +14,7 @@ from govbus._catalog import (
     SharingType,
     load_catalog,
 )
+from govbus._certificate_key import CertificateKey
 from govbus._changes import (
     EVENT_TYPES,
     CertificateChanged,
@@ -101,6 +102,7 @@ __all__ = [
     "Catalog",
     "CertificateChanged",
     "CertificateData",
+    "CertificateKey",
     "ChangeEvent",
     "CloudEventAttributes",
     "CompatibilityLevel",

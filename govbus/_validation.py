@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from govbus._catalog import Catalog, EntityKind, Resource
+from govbus._certificate_key import CertificateKey
 from govbus._changes import CertificateChanged, ChangeEvent
 from govbus._errors import ErrorCode, GovbusError
 from govbus._identifiers import validate_citizen_id, validate_uscc
@@ -75,16 +76,10 @@ def _in_normal_form(
 def _check_certificate_identifiers(
     event: CertificateChanged, problems: list[GovbusError] | None
 ) -> None:
-    type_code, sep, number = event.entity_key.partition(":")
-    if not sep or not type_code or not number:
-        _report(
-            GovbusError(
-                ErrorCode.INVALID_IDENTIFIER,
-                "entity_key of a certificate must be '<licence type code>:<licence number>'",
-                field="entity_key",
-            ),
-            problems,
-        )
+    try:
+        type_code, number = CertificateKey.parse(event.entity_key)
+    except GovbusError as exc:
+        _report(exc, problems)
         return
     data = event.data
     if data is None:

@@ -343,9 +343,9 @@ class ConflictingStore:
         return getattr(self.store, name)
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, native: bool = True) -> Iterator[Any]:
         self.transactions += 1
-        with self.store.transaction() as tx:
+        with self.store.transaction(native=native) as tx:
             yield tx
             if self.conflicts:
                 self.conflicts -= 1

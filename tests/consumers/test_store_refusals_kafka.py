@@ -176,13 +176,13 @@ class FaultOnce:
         return getattr(self.store, name)
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, native: bool = True) -> Iterator[Any]:
         self.transactions += 1
         faulty = self.transactions == self.at
         try:
             if faulty and not self.inside:
                 self.fault(self.store)
-            with self.store.transaction() as tx:
+            with self.store.transaction(native=native) as tx:
                 if faulty and self.inside:
                     self.fault(self.store)
                 yield tx

@@ -1,6 +1,7 @@
 """Production modules read the environment only through `Settings` (pydantic-settings): no
 test hook that changes what a role does (the relay once hung on a variable), and no second
-native switch next to `Settings.native`. The dev tools and the pytest plugin may."""
+native switch next to `Settings.native`. The dev tools, the pytest plugin and the locator
+of the settings' local record (`GOVBUS_ENV_FILE`) may."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import govbus
 
 CORE = Path(govbus.__file__).resolve().parent
 ROLES = [CORE / name for name in ("producers", "consumers", "gateway")]
-MAY_READ = {CORE / "dev", CORE / "testing.py"}
+# _local_env: where the settings' own local record is, found before any Settings exists.
+MAY_READ = {CORE / "dev", CORE / "testing.py", CORE / "_local_env.py"}
 
 
 def _modules() -> list[Path]:

@@ -49,7 +49,7 @@ def parse_version(raw: str) -> int | None:
     """A version number, None for `latest` (or -1), or 42202."""
     if raw == "latest" or raw == "-1":
         return None
-    if raw.isdigit() and 1 <= int(raw) <= _MAX_VERSION:
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= _MAX_VERSION:
         return int(raw)
     raise _codes.invalid_version(raw)
 

@@ -116,6 +116,7 @@ def test_compatibility_endpoint_explains(registry_url: str) -> None:
         ("GET", "/subjects/nope-value/versions", None, 404, 40401),
         ("GET", f"/subjects/{SUBJECT}/versions/7", None, 404, 40402),
         ("GET", f"/subjects/{SUBJECT}/versions/zero", None, 422, 42202),
+        ("GET", f"/subjects/{SUBJECT}/versions/\u00b9", None, 422, 42202),  # a digit, not ASCII
         ("GET", "/schemas/ids/999", None, 404, 40403),
         ("POST", f"/subjects/{SUBJECT}/versions", {"schema": "{not json"}, 422, 42201),
         ("POST", f"/subjects/{SUBJECT}/versions", {"schema": '{"type": "recrd"}'}, 422, 42201),

@@ -3,6 +3,7 @@
 The public API is re-exported here; implementation lives in private modules.
 """
 
+from govbus._address_codes import address_code_spans
 from govbus._catalog import (
     Catalog,
     Department,
@@ -33,6 +34,7 @@ from govbus._identifiers import (
     is_valid_uscc,
     mask,
     pseudonymize,
+    today_in_china,
     validate_citizen_id,
     validate_uscc,
 )
@@ -55,6 +57,7 @@ from govbus._serde import (
     read_schema_id,
 )
 from govbus._settings import Settings, get_settings
+from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
 from govbus._validation import (
     check_authority,
@@ -91,11 +94,13 @@ __all__ = [
     "Sensitivity",
     "Settings",
     "SharingType",
+    "address_code_spans",
     "admin_config",
     "catalog_topics",
     "certificate_key",
     "check_authority",
     "check_identifiers",
+    "check_storable_text",
     "client_config",
     "cloudevent_headers",
     "configure_logging",
@@ -119,6 +124,8 @@ __all__ = [
     "resource_for_event",
     "schema_mismatch",
     "scrub_text",
+    "today_in_china",
+    "unstorable_part",
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",

@@ -2,6 +2,9 @@
 
 Event ids are uuid5(file content hash, line number): rerunning the same file produces
 the same ids, so a rerun after a crash only yields duplicates consumers drop.
+
+Bytes that are not UTF-8 are read as lone surrogates (`surrogateescape`): the line is
+refused with UNSTORABLE_TEXT like any text the store cannot hold, and the file goes on.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from govbus import ErrorCode, GovbusError, Resource, resource_for_event
+from govbus import ErrorCode, GovbusError, Resource, resource_for_event, unstorable_part
 from govbus.producers._batch import BatchDelivery
 from govbus.producers._publisher import Publisher, refused
 from govbus.producers._records import event_from_record
@@ -88,6 +91,13 @@ def reject_entry(line: SourceLine, error: GovbusError) -> dict[str, Any]:
     return entry
 
 
+def reject_line(entry: dict[str, Any]) -> str:
+    """A rejects-file line; text with lone surrogates is written \\u-escaped, as UTF-8 has
+    no bytes for it (the JSON still reads back to the same text)."""
+    text = json.dumps(entry, ensure_ascii=False)
+    return text if unstorable_part(text) is None else json.dumps(entry)
+
+
 def ingest_file(
     path: Path,
     publisher: Publisher,
@@ -112,7 +122,7 @@ def ingest_file(
     def reject(line: SourceLine, exc: GovbusError) -> None:
         summary.rejected += 1
         summary.rejected_by_code[str(exc.code)] += 1
-        rejects.append((line.number, json.dumps(reject_entry(line, exc), ensure_ascii=False)))
+        rejects.append((line.number, reject_line(reject_entry(line, exc))))
 
     def publish_pending() -> None:
         batch = publisher.publish_many([event for _, event in pending])
@@ -121,7 +131,7 @@ def ingest_file(
         batches.append(batch)
         pending.clear()
 
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         for line in read_lines(path, handle):
             on_line(len(line.raw) + 1)
             try:

@@ -58,4 +58,3 @@ def _span(names: str | None) -> YearSpan | None:
             end = int(end_text) if end_text else OPEN_END
         first, last = min(first, start), max(last, end)
     return first, last
-

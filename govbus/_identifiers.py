@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 
 from govbus._address_codes import address_code_spans
 from govbus._errors import ErrorCode, GovbusError

@@ -41,6 +41,4 @@ def build_fast_path(contract: Contract, department: str, max_bytes: int) -> Any 
         )
     # Identity numbers: Python's own table of address codes, and today's date for "born
     # in the past"; later birth dates are left to the Python checks.
-    return native_fast_path(
-        department, routes, max_bytes, address_code_spans(), today_in_china()
-    )
+    return native_fast_path(department, routes, max_bytes, address_code_spans(), today_in_china())

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from govbus import (
     CertificateChanged,
@@ -21,6 +22,7 @@ from govbus import (
     Settings,
     check_storable_text,
     load_contract,
+    schema_mismatch,
     unstorable_part,
     validate_event,
 )
@@ -150,3 +152,12 @@ def test_postgresql_refuses_exactly_what_the_rule_refuses(pg_database: str) -> N
         conn.execute("INSERT INTO texts VALUES (%s)", ["\x01北京\U0010ffff\ufffd"])
         with pytest.raises(psycopg.DataError):
             conn.execute("INSERT INTO texts VALUES (%s)", ["a\x00b"])
+
+
+def test_pydantic_refusing_a_lone_surrogate_gives_the_same_code() -> None:
+    # A constrained str field (entity_key has a minimum length) is read by pydantic itself.
+    with pytest.raises(ValidationError) as invalid:
+        PersonChanged(entity_key="1101\ud800", source_department="PSB", source_sequence=1)
+    error = schema_mismatch(invalid.value, "event")
+    assert (error.code, error.field) == (ErrorCode.UNSTORABLE_TEXT, "entity_key")
+    assert "1101" not in error.message

@@ -34,6 +34,7 @@ lint: $(STAMP) $(NATIVE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/govbus schemas check
 	cd native && cargo fmt --check && cargo test --release --quiet
 
@@ -43,7 +44,7 @@ test: system-deps setup lint
 
 ## Benchmarks against raw baselines in the same run; results go in docs/benchmarks.md.
 bench: system-deps setup
-	export GOVBUS_BOOTSTRAP_SERVERS=$$($(BIN)/govbus dev kafka up --name bench) && \
+	export GOVBUS_BOOTSTRAP_SERVERS=$$($(BIN)/govbus dev kafka up --name bench --no-record) && \
 	export BENCH_PG_DSN=$$($(BIN)/govbus dev postgres up --name bench) && \
 	export GOVBUS_LOG_LEVEL=WARNING && \
 	$(BIN)/python -m bench.serde && \

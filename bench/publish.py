@@ -234,7 +234,7 @@ def main() -> None:
         publish_best = min(publish_best, govbus_publish(publisher, events))
         send_best = min(send_best, govbus_send(publisher, records))
     n = len(records)
-    native = "native" if native_available() else "pure Python"
+    native = "native" if native_available(settings) else "pure Python"
     print(f"raw confluent-kafka produce : {n / raw_best:>10,.0f} events/s (pre-encoded)")
     print(f"govbus publish_many ({native}, batches of {args.chunk}): {n / many_best:,.0f} events/s")
     print(f"ratio publish_many / raw    : {raw_best / many_best:>10.2f}")

@@ -57,10 +57,12 @@ def make_events(count: int, entities: int) -> list[SourcedEvent]:
 
 def time_apply(url: str, events: list[SourcedEvent]) -> float:
     store = open_store(url)
-    catalog = load_contract(Settings()).catalog
+    settings = Settings()  # GOVBUS_NATIVE=0 measures the Python row builder
+    catalog = load_contract(settings).catalog
     start = time.perf_counter()
     for i in range(0, len(events), BATCH):
-        apply_batch(store, events[i : i + BATCH], catalog=catalog, group="bench")
+        batch = events[i : i + BATCH]
+        apply_batch(store, batch, catalog=catalog, group="bench", native=settings.native)
     elapsed = time.perf_counter() - start
     store.close()
     return len(events) / elapsed

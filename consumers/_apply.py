@@ -26,17 +26,20 @@ Rules, in order, for every record of the batch:
    link is recomputed for every certificate and holder key the batch touches.
 
 The new next offset of each partition is written in the same transaction.
+
+A record the store refuses (data the database cannot hold: a NUL in text on PostgreSQL,
+a constraint) is found by splitting the batch (`govbus.consumers._refusals`) and is
+quarantined as STORE_REFUSED; the rest of the batch is applied with every offset. A
+transient store failure is retried (`govbus.consumers._store_retry`).
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -45,31 +48,37 @@ from govbus import (
     CertificateChanged,
     ChangeEvent,
     EntityKind,
+    ErrorCode,
     GovbusError,
     Resource,
+    cyclic_gc_paused,
 )
-from govbus._gc import cyclic_gc_paused
 from govbus.consumers._merge_sql import MergeRow, UpsertShape
-from govbus.consumers._native_rows import scan_batch
+from govbus.consumers._native_rows import NativePlan, scan_batch
+from govbus.consumers._refusals import Bisection, quarantine_refused
 from govbus.consumers._store import (
     EPOCH,
     MICROSECOND,
     MergeRound,
     QuarantineRow,
     Store,
-    StoreConflict,
     StoreWriter,
     TopicPartition,
     epoch_us,
 )
+from govbus.consumers._store_errors import describe_store_error, is_refusal
+from govbus.consumers._store_retry import StoreRetry
 from govbus.consumers._tables import RECORD_FIELD, columns
 
 log = structlog.get_logger("govbus.sync")
+DEFAULT_RETRY = StoreRetry()
 Headers = list[tuple[str, str | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class KafkaPosition:
+class KafkaPosition(NamedTuple):
+    """Where a record was read. Named tuples, these three: the native scan reads them by
+    position (`govbus.consumers._native_rows`), and a test asserts their field order."""
+
     topic: str
     partition: int
     offset: int
@@ -79,17 +88,9 @@ class KafkaPosition:
         return (self.topic, self.partition)
 
 
-@dataclass(frozen=True, slots=True)
-class SourcedEvent:
-    """A decoded, validated event and where it was read from."""
-
-    event: ChangeEvent[Any]
-    position: KafkaPosition
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedRecord:
-    """A record that failed decoding or validation: it goes to quarantine, not to state."""
+class RejectedRecord(NamedTuple):
+    """A record that failed decoding or validation, or that the store refused: it goes to
+    quarantine (and the dead-letter topic), not to state."""
 
     position: KafkaPosition
     error_code: str
@@ -97,6 +98,31 @@ class RejectedRecord:
     headers: Headers
     key: bytes | None
     value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """What the sync needs of a Kafka message."""
+
+    position: KafkaPosition
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes | None]]
+
+    def rejected(self, error_code: str, reason: str) -> RejectedRecord:
+        """This record as a rejection; `reason` must name no personal value."""
+        headers = [(n, v if v is None else v.decode("utf-8", "replace")) for n, v in self.headers]
+        return RejectedRecord(self.position, error_code, reason, headers, self.key, self.value)
+
+
+class SourcedEvent(NamedTuple):
+    """A decoded, validated event and where it was read from (the native scan reads the
+    first two by position)."""
+
+    event: ChangeEvent[Any]
+    position: KafkaPosition
+    raw: RawRecord | None = None
+    """The record it was decoded from: what the DLQ and quarantine get if the store refuses it."""
 
 
 BatchItem = SourcedEvent | RejectedRecord
@@ -111,6 +137,15 @@ class BatchResult:
     stale_fields: int = 0
     refused_fields: int = 0
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    store_refused: list[RejectedRecord] = field(default_factory=list)
+    """Events the store refused (STORE_REFUSED), now in quarantine; counted in `quarantined`."""
+
+    def add_part(self, part: BatchResult) -> None:
+        self.applied_events += part.applied_events
+        self.duplicate_events += part.duplicate_events
+        self.quarantined += part.quarantined
+        self.stale_fields += part.stale_fields
+        self.refused_fields += part.refused_fields
 
 
 @dataclass(slots=True)
@@ -275,6 +310,18 @@ class _Rows:
         deletes = rows.round_for(event.entity_key).deletes
         deletes.setdefault(rules.key_authority_fields, []).append(row)
 
+    def native_plan(self, event: ChangeEvent[Any]) -> NativePlan | None:
+        """For the native scan: the known plan of an upsert (not a certificate's) whose
+        first-round rows exist, else None (the event then goes to `add`)."""
+        found = self.targets.get((type(event), None))
+        if found is None:
+            return None
+        rules, rows = found
+        plan = rules.plans.get((event.source_department, event.changed_fields))
+        if plan is None or plan.first_round is None:
+            return None
+        return NativePlan(plan.shape.fields, plan.refused, plan.first_round, rows.seen)
+
 
 def _fresh_items(
     items: Sequence[BatchItem], stored: dict[TopicPartition, int], result: BatchResult
@@ -329,10 +376,12 @@ class _Scan:
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
-def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime) -> _Scan:
+def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime, *, native: bool) -> _Scan:
     scan = _Scan(_Rows(catalog, epoch_us(now)))
     # The native loop takes the common upsert and hands the rest to `_Rows.add`.
-    counts = scan_batch(items, scan, SourcedEvent, CertificateChanged)
+    counts = scan_batch(
+        items, scan, SourcedEvent, CertificateChanged, scan.rows.native_plan, native=native
+    )
     if counts is not None:
         scan.rows.applied_events += counts[0]
         scan.rows.refused_fields += counts[1]
@@ -407,22 +456,32 @@ def apply_batch(
     catalog: Catalog,
     group: str,
     now: datetime | None = None,
-    attempts: int = 5,
+    retry: StoreRetry = DEFAULT_RETRY,
+    native: bool = True,
+    dead_letter: Callable[[list[RejectedRecord]], None] | None = None,
 ) -> BatchResult:
     """Apply a batch in one transaction: state with provenance, dedup ids, quarantine, offsets.
 
-    A transaction that loses to a concurrent one (StoreConflict) committed nothing, so the
-    batch runs again from the start, up to `attempts` times.
+    A transient store failure (a lost connection, a conflict with a concurrent transaction,
+    a busy SQLite) committed nothing: the batch runs again, with backoff, within `retry`'s
+    budget. If the store refuses the batch's data, the batch is applied again in parts
+    (`govbus.consumers._refusals`): the events it refuses go to `dead_letter` (before the
+    commit) and to quarantine as STORE_REFUSED, the others are applied, and the offsets of
+    all advance. `native`: the native row builder and COPY encoder where built (the sync
+    passes its `Settings.native`).
     """
-    for attempt in range(1, attempts + 1):
+
+    def attempt() -> BatchResult:
         try:
-            return _apply_once(store, items, catalog=catalog, group=group, now=now)
-        except StoreConflict:
-            if attempt == attempts:
+            return _apply_once(store, items, catalog=catalog, group=group, now=now, native=native)
+        except Exception as error:
+            if not is_refusal(error):
                 raise
-            log.warning("batch lost to a concurrent transaction; retrying", attempt=attempt)
-            time.sleep(random.uniform(0.01, 0.05) * attempt)  # de-synchronise the rivals
-    raise AssertionError("unreachable")
+            refusal = error
+        at = now or datetime.now(UTC)
+        return _apply_refusing(store, items, catalog, group, at, refusal, dead_letter, native)
+
+    return retry.run(attempt, "applying a batch")
 
 
 def _apply_once(
@@ -432,20 +491,26 @@ def _apply_once(
     catalog: Catalog,
     group: str,
     now: datetime | None,
+    native: bool,
 ) -> BatchResult:
     with cyclic_gc_paused():
         # The batch's rows die when this call returns, before the collector is back: its
         # allocation count then drops by as much as it grew, so no collection follows.
-        return _apply_paused(store, items, catalog, group, now or datetime.now(UTC))
+        return _apply_paused(store, items, catalog, group, now or datetime.now(UTC), native)
 
 
 def _apply_paused(
-    store: Store, items: Sequence[BatchItem], catalog: Catalog, group: str, now: datetime
+    store: Store,
+    items: Sequence[BatchItem],
+    catalog: Catalog,
+    group: str,
+    now: datetime,
+    native: bool,
 ) -> BatchResult:
     result = BatchResult()
-    scan = _scan(items, catalog, now)
-    with store.transaction() as tx:
-        _apply_scanned(tx, items, scan, catalog, group, now, result)
+    scan = _scan(items, catalog, now, native=native)
+    with store.transaction(native=native) as tx:
+        _apply_scanned(tx, items, scan, catalog, group, now, result, native)
     return result
 
 
@@ -457,16 +522,76 @@ def _apply_scanned(
     group: str,
     now: datetime,
     result: BatchResult,
+    native: bool,
 ) -> None:
     stored = tx.lock_offsets(group, scan.lowest.keys())
     if all(stored.get(tp, -1) <= low for tp, low in scan.lowest.items()):
         result.next_offsets = scan.next_offsets  # the usual case: nothing applied before
     else:  # a replay after a crash or a rebalance: read the batch again, without those
-        scan = _scan(_fresh_items(items, stored, result), catalog, now)
+        scan = _scan(_fresh_items(items, stored, result), catalog, now, native=native)
+    _write_scan(tx, scan, catalog, now, result)
+    if result.next_offsets:
+        tx.save_offsets(group, result.next_offsets, now)
+
+
+def _write_scan(
+    tx: StoreWriter, scan: _Scan, catalog: Catalog, now: datetime, result: BatchResult
+) -> None:
     rejected = scan.rejected
     _write_rows(tx, _unique_rows(tx, scan, catalog, now, result), now, result)
     if rejected:
         tx.quarantine(_quarantine_rows(rejected, now))
         result.quarantined = len(rejected)
-    if result.next_offsets:
-        tx.save_offsets(group, result.next_offsets, now)
+
+
+def _apply_refusing(
+    store: Store,
+    items: Sequence[BatchItem],
+    catalog: Catalog,
+    group: str,
+    now: datetime,
+    refusal: Exception,
+    dead_letter: Callable[[list[RejectedRecord]], None] | None,
+    native: bool,
+) -> BatchResult:
+    """A batch the store refused, in parts (bisection), in one transaction with its offsets."""
+    result = BatchResult()
+    with cyclic_gc_paused(), store.transaction(native=native) as tx:
+        stored = tx.lock_offsets(group, {item.position.topic_partition for item in items})
+        fresh = _fresh_items(items, stored, result)  # every offset, the refused ones' too
+
+        def apply_part(part: Sequence[BatchItem]) -> BatchResult:
+            done = BatchResult()
+            _write_scan(tx, _scan(part, catalog, now, native=native), catalog, now, done)
+            return done
+
+        bisection: Bisection[BatchItem, BatchResult] = Bisection(apply_part, tx.savepoint)
+        bisection.settle(fresh, refusal)
+        for part in bisection.applied:
+            result.add_part(part)
+        refused = [_refused(item, error) for item, error in bisection.refused]
+        # A rejection whose quarantine row was refused is in the dead-letter topic already.
+        result.store_refused = [r for r in refused if r.error_code == ErrorCode.STORE_REFUSED]
+        if result.store_refused and dead_letter is not None:
+            dead_letter(result.store_refused)  # before the commit: at least once
+        quarantine_refused(tx, _quarantine_rows(refused, now))
+        result.quarantined += len(refused)
+        if result.next_offsets:
+            tx.save_offsets(group, result.next_offsets, now)
+    log.warning(
+        "batch refused by the store, applied in parts",
+        records=len(items),
+        parts=bisection.parts_tried,
+        refused=len(refused),
+        error=describe_store_error(refusal),
+    )
+    return result
+
+
+def _refused(item: BatchItem, error: Exception) -> RejectedRecord:
+    if isinstance(item, RejectedRecord):
+        return item  # what the store refused was its quarantine row
+    reason = f"the store refused the record: {describe_store_error(error)}"
+    if item.raw is not None:
+        return item.raw.rejected(ErrorCode.STORE_REFUSED, reason)
+    return RejectedRecord(item.position, ErrorCode.STORE_REFUSED, reason, [], None, None)

@@ -57,5 +57,6 @@ def certificate_validity(record: StoredRecord, today: date) -> CertificateVerdic
         return CertificateVerdict(
             Validity.HOLDER_UNKNOWN, "its holder is not (yet) in the base store"
         )
-    until = f" until {valid_to.isoformat()}" if valid_to else ""
-    return CertificateVerdict(Validity.VALID, f"valid{until}")
+    # The reason follows the verdict ("VALID until …"): it does not repeat it.
+    until = f"until {valid_to.isoformat()}" if valid_to else "with no end date"
+    return CertificateVerdict(Validity.VALID, until)

@@ -5,9 +5,6 @@ Reasons name codes, fields and sizes, never personal values (they are scrubbed a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from pydantic import ValidationError
 
 from govbus import (
@@ -15,39 +12,18 @@ from govbus import (
     Contract,
     ErrorCode,
     GovbusError,
+    check_cloudevent_headers,
     schema_mismatch,
     scrub_text,
     validate_event,
 )
-from govbus._envelope import check_cloudevent_headers
-from govbus.consumers._apply import KafkaPosition, RejectedRecord, SourcedEvent
+from govbus.consumers._apply import RawRecord, RejectedRecord, SourcedEvent
 
-RawHeaders = Sequence[tuple[str, bytes | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """What the sync needs of a Kafka message."""
-
-    position: KafkaPosition
-    key: bytes | None
-    value: bytes | None
-    headers: RawHeaders
-
-
-def _text_headers(headers: RawHeaders) -> list[tuple[str, str | None]]:
-    return [(n, None if v is None else v.decode("utf-8", "replace")) for n, v in headers]
+__all__ = ["RawRecord", "decode_record", "reject", "validate_record"]
 
 
 def reject(raw: RawRecord, error: GovbusError) -> RejectedRecord:
-    return RejectedRecord(
-        position=raw.position,
-        error_code=str(error.code),
-        reason=scrub_text(error.message),
-        headers=_text_headers(raw.headers),
-        key=raw.key,
-        value=raw.value,
-    )
+    return raw.rejected(str(error.code), scrub_text(error.message))
 
 
 def decode_record(
@@ -73,7 +49,7 @@ def decode_record(
             raw,
             GovbusError(ErrorCode.MALFORMED_PAYLOAD, f"undecodable ({type(error).__name__})"),
         )
-    return SourcedEvent(event, raw.position)
+    return SourcedEvent(event, raw.position, raw)
 
 
 def validate_record(

@@ -138,11 +138,18 @@ def _binary_ids(event_ids: Collection[int]) -> bytes:
 
 
 class _PostgresWriter:
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, native: bool) -> None:
         self._conn = conn
+        self._native = native  # merge rows' COPY encoded natively where built
         self._cur = conn.cursor()
         self._filled: set[str] = set()
-        """Temporary tables holding rows: emptied before their next COPY, else at commit."""
+        """Temporary tables that may hold rows: emptied before their next COPY, else at
+        commit. Never unmarked: a savepoint rolled back may have brought rows back."""
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self._conn.transaction():
+            yield
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
@@ -165,8 +172,9 @@ class _PostgresWriter:
         # In the usual batch no id is known: COPY them straight into the table, in a
         # savepoint (COPY inserts in bulk, ≈ 1.8 µs an id against ≈ 2.6 for INSERT … SELECT
         # and more with ON CONFLICT). A known id (or one a concurrent transaction committed
-        # meanwhile) fails it as a whole; then the ids are inserted with ON CONFLICT and
-        # the known ones named.
+        # meanwhile) fails it as a whole; then the ids are inserted with ON CONFLICT, and
+        # the known ones are those not inserted: recorded before, by another transaction or
+        # by an earlier part of this one (a batch split by `govbus.consumers._refusals`).
         try:
             with self._conn.transaction(), self._cur.copy(_COPY_IDS) as copy:
                 copy.write(_binary_ids(event_ids))
@@ -177,23 +185,13 @@ class _PostgresWriter:
         # Comma-joined text: far cheaper to adapt than a list of uuids.
         ids = ",".join(f"{i:032x}" for i in event_ids)
         self._cur.execute(
-            "WITH new AS (INSERT INTO processed_events (event_id) "
+            "INSERT INTO processed_events (event_id) "
             "SELECT unnest(string_to_array(%s, ','))::uuid ON CONFLICT DO NOTHING "
-            "RETURNING 1) SELECT count(*) FROM new",
+            "RETURNING event_id",
             (ids,),
         )
-        row = self._cur.fetchone()
-        if row is not None and row[0] == len(event_ids):
-            return set()
-        # Some were known: those whose row this transaction did not insert (xmin).
-        self._cur.execute(
-            "SELECT event_id FROM processed_events "
-            "WHERE event_id = ANY(string_to_array(%s, ',')::uuid[]) "
-            "AND xmin <> pg_current_xact_id()::xid",
-            (ids,),
-            prepare=_CUSTOM_PLAN,
-        )
-        return {found.int for (found,) in self._cur.fetchall()}
+        inserted = {new.int for (new,) in self._cur.fetchall()}
+        return {i for i in event_ids if i not in inserted}
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
         stale = 0
@@ -221,7 +219,8 @@ class _PostgresWriter:
             self._cur.execute(f"TRUNCATE tmp_{table}")
         self._filled.add(table)
         types = _copy_types(work.kind, work.layout)
-        payload = copy_rows(work.rows, types)  # native, or None: psycopg encodes them
+        # Native, or None: psycopg encodes them.
+        payload = copy_rows(work.rows, types, native=self._native)
         with self._cur.copy(
             f"COPY tmp_{table} ({', '.join(work.layout)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -321,6 +320,9 @@ class PostgresStore:
         self.url = url
         self._conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
         self._migrate()
+        self._create_temp_tables()
+
+    def _create_temp_tables(self) -> None:
         for kind, table in TABLES.items():
             # The merge rows' columns only (every layout's are the generic one's): COPY and
             # the merge's scan then form and read 16 columns a row rather than the 42 of the
@@ -332,6 +334,15 @@ class PostgresStore:
             self._conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} ({typed}) ON COMMIT DELETE ROWS"
             )
+
+    def _live(self) -> psycopg.Connection[Any]:
+        """The connection, opened again if it was lost (a server restart, a terminated
+        backend): the error that showed it was transient, and its batch runs again."""
+        if self._conn.closed or self._conn.broken:
+            self._conn.close()
+            self._conn = psycopg.connect(self.url, autocommit=True)
+            self._create_temp_tables()
+        return self._conn
 
     def _migrate(self) -> None:
         with self._conn.transaction():
@@ -351,29 +362,39 @@ class PostgresStore:
                 )
 
     @contextmanager
-    def transaction(self) -> Iterator[_PostgresWriter]:
+    def transaction(self, *, native: bool = True) -> Iterator[_PostgresWriter]:
+        conn = self._live()
         try:
-            with self._conn.transaction():
-                yield _PostgresWriter(self._conn)
+            with conn.transaction():
+                yield _PostgresWriter(conn, native=native)
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
             raise StoreConflict(type(exc).__name__) from exc
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]:
-        rows = self._conn.execute(
-            "SELECT topic, kafka_partition, next_offset FROM applied_offsets "
-            "WHERE consumer_group = %s",
-            (group,),
-        ).fetchall()
+        rows = (
+            self._live()
+            .execute(
+                "SELECT topic, kafka_partition, next_offset FROM applied_offsets "
+                "WHERE consumer_group = %s",
+                (group,),
+            )
+            .fetchall()
+        )
         return {(t, p): o for t, p, o in rows}
 
     def topic_ids(self, group: str) -> dict[str, str]:
-        rows = self._conn.execute(
-            "SELECT topic, topic_id FROM applied_topics WHERE consumer_group = %s", (group,)
-        ).fetchall()
+        rows = (
+            self._live()
+            .execute(
+                "SELECT topic, topic_id FROM applied_topics WHERE consumer_group = %s", (group,)
+            )
+            .fetchall()
+        )
         return dict(rows)
 
     def save_topic_ids(self, group: str, topic_ids: dict[str, str]) -> None:
-        with self._conn.transaction(), self._conn.cursor() as cursor:
+        conn = self._live()
+        with conn.transaction(), conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO applied_topics (consumer_group, topic, topic_id) "
                 "VALUES (%s, %s, %s) ON CONFLICT (consumer_group, topic) "
@@ -383,7 +404,7 @@ class PostgresStore:
 
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         sql, names, stamped = record_sql(kind, "%s")
-        row = self._conn.execute(sql, (key,)).fetchone()
+        row = self._live().execute(sql, (key,)).fetchone()
         if row is None:
             return None
         seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
@@ -400,25 +421,27 @@ class PostgresStore:
         )
 
     def count(self, kind: EntityKind) -> int:
-        row = self._conn.execute(f"SELECT count(*) FROM {TABLES[kind]}").fetchone()
+        row = self._live().execute(f"SELECT count(*) FROM {TABLES[kind]}").fetchone()
         return int(row[0]) if row else 0
 
     def processed_count(self) -> int:
-        row = self._conn.execute("SELECT count(*) FROM processed_events").fetchone()
+        row = self._live().execute("SELECT count(*) FROM processed_events").fetchone()
         return int(row[0]) if row else 0
 
     def quarantined(self) -> list[QuarantineRow]:
         return [
             QuarantineRow(t, p, o, c, r, [tuple(h) for h in hs], k, v, at)
-            for t, p, o, c, r, hs, k, v, at in self._conn.execute(
+            for t, p, o, c, r, hs, k, v, at in self._live()
+            .execute(
                 "SELECT topic, kafka_partition, kafka_offset, error_code, reason, headers, "
                 "record_key, record_value, quarantined_at FROM quarantine ORDER BY id"
-            ).fetchall()
+            )
+            .fetchall()
         ]
 
     def iter_records(self, kind: EntityKind) -> Iterator[tuple[str, dict[str, Any], bool]]:
         names = list(columns(kind))
-        with self._conn.cursor() as cur:
+        with self._live().cursor() as cur:
             cur.execute(
                 f"SELECT entity_key, deleted, {', '.join(names)} FROM {TABLES[kind]} "
                 "ORDER BY entity_key"
@@ -427,8 +450,9 @@ class PostgresStore:
                 yield row[0], dict(zip(names, row[2:], strict=True)), row[1]
 
     def reset(self) -> None:
-        with self._conn.transaction():
-            self._conn.execute(f"TRUNCATE {', '.join(STATE_TABLES)}")
+        conn = self._live()
+        with conn.transaction():
+            conn.execute(f"TRUNCATE {', '.join(STATE_TABLES)}")
 
     def close(self) -> None:
         self._conn.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from govbus import Catalog, EntityKind, Resource
+from govbus import Catalog, CertificateKey, EntityKind, GovbusError, Resource, field_disclosure
 from govbus.consumers._certificates import CertificateVerdict, certificate_validity
 from govbus.consumers._store import FieldProvenance, Store, StoredRecord
 
@@ -20,8 +20,9 @@ class FieldView:
 
 
 def resource_of(catalog: Catalog, kind: EntityKind, key: str) -> Resource:
-    licence = key.split(":", 1)[0] if kind is EntityKind.CERTIFICATE else None
-    return catalog.resource_for_entity(kind, licence)
+    if kind is not EntityKind.CERTIFICATE:
+        return catalog.resource_for_entity(kind, None)
+    return catalog.resource_for_entity(kind, CertificateKey.parse(key).licence_type_code)
 
 
 def display(value: Any) -> str:
@@ -35,37 +36,37 @@ def display(value: Any) -> str:
 
 
 def field_views(catalog: Catalog, record: StoredRecord, *, unmasked: bool) -> list[FieldView]:
-    """Each field's value (masked per the catalog unless `unmasked`) and its provenance."""
+    """Each field's value as the sharing policy lets it out, and its provenance."""
     resource = resource_of(catalog, record.entity, record.key)
     provenance = {p.field: p for p in record.provenance}
-    views = []
-    for name, value in record.values.items():
-        text = display(value)
-        spec = resource.fields_by_name.get(name)
-        if text and spec is not None and not unmasked:
-            text = spec.masked(text)
-        views.append(FieldView(name, text, provenance.get(name)))
-    return views
+    return [
+        FieldView(
+            name,
+            field_disclosure(resource, name, unmasked=unmasked).apply(display(value)),
+            provenance.get(name),
+        )
+        for name, value in record.values.items()
+    ]
 
 
 def masked_key(catalog: Catalog, kind: EntityKind, key: str, *, unmasked: bool) -> str:
-    if unmasked:
-        return key
+    """The record's key as the sharing policy lets it out (a certificate's licence type shows)."""
     resource = resource_of(catalog, kind, key)
     if kind is EntityKind.CERTIFICATE:
-        licence, _, number = key.partition(":")
-        spec = resource.fields_by_name.get("licence_number")
-        return f"{licence}:{spec.masked(number) if spec else number}"
-    return resource.key.masked(key)
+        parsed = CertificateKey.parse(key)
+        number = parsed.licence_number
+        shown = field_disclosure(resource, "licence_number", unmasked=unmasked).apply(number)
+        return parsed._replace(licence_number=shown).format()
+    return field_disclosure(resource, resource.key.name, unmasked=unmasked).apply(key)
 
 
 def find_certificates(catalog: Catalog, store: Store, number: str) -> list[StoredRecord]:
     """`<licence type>:<number>`, or a bare number looked up under every licence type."""
-    if ":" in number:
-        keys = [number]
-    else:
+    try:
+        keys = [CertificateKey.parse(number, field="number").format()]
+    except GovbusError:  # a bare number
         keys = [
-            f"{r.licence_type_code}:{number}"
+            CertificateKey(r.licence_type_code, number).format()
             for r in catalog.resources
             if r.entity is EntityKind.CERTIFICATE and r.licence_type_code
         ]

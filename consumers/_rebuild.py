@@ -73,7 +73,15 @@ def rebuild_store(
             records = [r for r in records if r.position.offset < ends[r.position.topic_partition]]
             if records:
                 items = to_batch_items(contract, settings, options, records)
-                totals.add(apply_batch(store, items, catalog=contract.catalog, group=options.group))
+                totals.add(
+                    apply_batch(
+                        store,
+                        items,
+                        catalog=contract.catalog,
+                        group=options.group,
+                        native=settings.native,
+                    )
+                )
                 done += len(records)
                 if progress is not None:
                     progress(done, total)

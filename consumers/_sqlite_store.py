@@ -39,6 +39,7 @@ from govbus.consumers._store import (
     QuarantineRow,
     StoredRecord,
     TopicPartition,
+    TransactionLost,
     field_provenance,
     stamps_from_columns,
 )
@@ -111,6 +112,22 @@ class _SqliteWriter:
     def __init__(self, conn: sqlite3.Connection, stale: _StaleCounter) -> None:
         self._conn = conn
         self._stale = stale
+        self._savepoints = 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._savepoints += 1
+        name = f"part{self._savepoints}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except Exception as error:
+            if not self._conn.in_transaction:  # SQLite ended it (RAISE(ROLLBACK), disk full)
+                raise TransactionLost(error) from error
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
+            raise
+        self._conn.execute(f"RELEASE {name}")
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
@@ -269,12 +286,14 @@ class SqliteStore:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # else SQLite rolled it back itself
+                self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
     @contextmanager
-    def transaction(self) -> Iterator[_SqliteWriter]:
+    def transaction(self, *, native: bool = True) -> Iterator[_SqliteWriter]:
+        del native  # nothing of SQLite's is native
         with self._immediate() as conn:
             yield _SqliteWriter(conn, self._stale)
 

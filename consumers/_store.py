@@ -7,9 +7,10 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
-from govbus import EntityKind
+from govbus import EntityKind, ErrorCode, GovbusError, redact_url
 from govbus.consumers._merge_sql import MergeRow, UpsertShape
 
 TopicPartition = tuple[str, int]
@@ -120,8 +121,22 @@ class StoreConflict(Exception):
     """
 
 
+class TransactionLost(Exception):
+    """The database ended the whole transaction while a savepoint was open (SQLite after a
+    trigger's RAISE(ROLLBACK), a full disk or an I/O error): the savepoint cannot be rolled
+    back alone, so the batch's parts cannot go on. `cause` is the database's error."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
 class StoreWriter(Protocol):
     """Bulk operations inside one open transaction; see `apply_batch`."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested part of the transaction: rolled back alone if it raises (then re-raised)."""
+        ...
 
     def lock_offsets(
         self, group: str, partitions: Collection[TopicPartition]
@@ -154,7 +169,10 @@ class StoreWriter(Protocol):
 class Store(Protocol):
     url: str
 
-    def transaction(self) -> AbstractContextManager[StoreWriter]: ...
+    def transaction(self, *, native: bool = True) -> AbstractContextManager[StoreWriter]:
+        """One transaction; `native`: its bulk rows may be encoded by the native module
+        where built (`Settings.native`, passed on by `apply_batch`)."""
+        ...
 
     def stored_offsets(self, group: str) -> dict[TopicPartition, int]: ...
 
@@ -185,15 +203,59 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate) the store at `sqlite:///path` or `postgresql://...`."""
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Open (and migrate) the store at `sqlite:///path` or `postgresql://...`.
+
+    `create=False` is for read commands: an absent SQLite file is STORE_NOT_FOUND rather
+    than a new empty store. Every failure is a GovbusError naming the URL, password removed.
+    """
+    shown = redact_url(url)
     if url.startswith("sqlite:"):
-        from govbus.consumers._sqlite_store import SqliteStore
-
-        return SqliteStore(url)
+        return _open_sqlite(url, shown, create)
     if url.startswith(("postgresql:", "postgres:")):
-        from govbus.consumers._postgres_store import PostgresStore
+        return _open_postgres(url, shown)
+    raise GovbusError(
+        ErrorCode.INVALID_STORE_URL,
+        f"unsupported store URL {shown!r}: use sqlite:///path/to.db or postgresql://…",
+    )
 
+
+def _open_sqlite(url: str, shown: str, create: bool) -> Store:
+    import sqlite3
+
+    from govbus.consumers._sqlite_store import SqliteStore
+
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        raise GovbusError(
+            ErrorCode.INVALID_STORE_URL,
+            f"store URL {shown!r}: a SQLite URL is sqlite:///relative.db or sqlite:////abs.db",
+        )
+    path = Path(url.removeprefix("sqlite:///")).absolute()
+    if not create and not path.is_file():
+        raise GovbusError(
+            ErrorCode.STORE_NOT_FOUND,
+            f"no SQLite store at {path} ({shown}): run `govbus sync` to make it, "
+            "or point --store / GOVBUS_STORE_URL at an existing one",
+        )
+    try:
+        return SqliteStore(url)
+    except sqlite3.Error as exc:
+        reason = "its directory is missing or not writable" if not path.parent.is_dir() else exc
+        raise GovbusError(
+            ErrorCode.STORE_UNAVAILABLE, f"cannot open the SQLite store at {path}: {reason}"
+        ) from None
+
+
+def _open_postgres(url: str, shown: str) -> Store:
+    import psycopg
+
+    from govbus.consumers._postgres_store import PostgresStore
+
+    try:
         return PostgresStore(url)
-    scheme = url.split(":", 1)[0]
-    raise ValueError(f"unsupported store URL scheme {scheme!r}: use sqlite:/// or postgresql://")
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise GovbusError(
+            ErrorCode.STORE_UNAVAILABLE,
+            f"cannot reach the PostgreSQL store {shown}: {redact_url(reason)}",
+        ) from None

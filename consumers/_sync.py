@@ -17,8 +17,14 @@ from typing import Any
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from govbus import Contract, Settings, admin_config, consumer_config, ensure_topics
-from govbus._gc import cyclic_gc_paused
+from govbus import (
+    Contract,
+    Settings,
+    admin_config,
+    consumer_config,
+    cyclic_gc_paused,
+    ensure_topics,
+)
 from govbus.consumers._apply import (
     BatchItem,
     BatchResult,
@@ -30,6 +36,7 @@ from govbus.consumers._dead_letters import DeadLetterPublisher
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
 from govbus.consumers._log_identity import check_topic_ids, current_topic_ids
 from govbus.consumers._store import Store
+from govbus.consumers._store_retry import StoreRetry
 
 log = structlog.get_logger("govbus.sync")
 
@@ -47,6 +54,8 @@ class SyncOptions:
     instance_id: str | None = None
     """Static group membership: a restarted instance takes its partitions back at once."""
     session_timeout_ms: int = 10_000
+    store_retry_seconds: float = 120.0
+    """How long a store that is unavailable (transient errors) is retried before stopping."""
 
 
 @dataclass
@@ -132,7 +141,10 @@ class SyncService:
         topics = base_topics(self.contract, self.options.topic_prefix)
         if self.options.create_topics:
             ensure_topics(admin_config(self.settings), [*topics, self.settings.dlq_topic])
-        check_topic_ids(self.store, self.options.group, current_topic_ids(self.settings, topics))
+        topic_ids = current_topic_ids(self.settings, topics)
+        self._retry.run(
+            lambda: check_topic_ids(self.store, self.options.group, topic_ids), "checking topics"
+        )
         self.dead_letters = self.dead_letters or DeadLetterPublisher(self.settings)
         overrides: dict[str, Any] = {
             **FETCH_LIMITS,
@@ -202,10 +214,16 @@ class SyncService:
         if rejected and self.dead_letters is not None:
             self.dead_letters.publish(rejected)  # before the DB commit: at least once
         result = apply_batch(
-            self.store, items, catalog=self.contract.catalog, group=self.options.group
+            self.store,
+            items,
+            catalog=self.contract.catalog,
+            group=self.options.group,
+            retry=self._retry,
+            dead_letter=self.dead_letters.publish if self.dead_letters is not None else None,
+            native=self.settings.native,
         )
         self.totals.add(result)
-        for r in rejected:
+        for r in [*rejected, *result.store_refused]:
             log.warning(
                 "record rejected",
                 code=r.error_code,
@@ -215,6 +233,7 @@ class SyncService:
                 offset=r.position.offset,
             )
         self._commit_to_kafka(result)
+        self._last_activity = time.monotonic()  # a slow batch (store retries) is not idleness
         if self.on_batch is not None:
             self.on_batch(items, result)
 
@@ -227,8 +246,13 @@ class SyncService:
         except KafkaException as error:  # monitoring only; the store has the truth
             log.debug("kafka commit skipped", error=str(error))
 
+    @property
+    def _retry(self) -> StoreRetry:
+        return StoreRetry(max_seconds=self.options.store_retry_seconds)
+
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        stored = self.store.stored_offsets(self.options.group)
+        group = self.options.group
+        stored = self._retry.run(lambda: self.store.stored_offsets(group), "reading offsets")
         for tp in partitions:
             tp.offset = stored.get((tp.topic, tp.partition), OFFSET_BEGINNING)
         consumer.incremental_assign(partitions)

@@ -6,6 +6,8 @@ independently of the store code, so tests can compare a store against it.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,8 +29,9 @@ from govbus import (
     PersonChanged,
     PersonData,
     Settings,
+    certificate_key,
+    uscc_check_character,
 )
-from govbus._identifiers import uscc_check_character
 
 
 def citizen_id(n: int) -> str:
@@ -68,7 +71,7 @@ def certificate(
 ) -> CertificateChanged:
     return CertificateChanged.upsert(
         department=department,
-        key=f"{licence_type}:{number}",
+        key=certificate_key(licence_type, number),
         sequence=sequence,
         data=CertificateData(**fields),
     )
@@ -222,3 +225,67 @@ def publish_events(
         producer.poll(0)
     if wait and producer.flush(30.0):
         raise RuntimeError("events not delivered within 30 s")
+
+
+def topic_messages(settings: Settings, topic: str, seconds: float = 30.0) -> list[Any]:
+    """Every message the topic holds now (up to each partition's high watermark)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": f"reader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        described = consumer.list_topics(topic, timeout=10.0).topics[topic]
+        held = 0
+        for p in described.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10.0)
+            held += high - low
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in described.partitions])
+        found: list[Any] = []
+        deadline = time.monotonic() + seconds
+        while len(found) < held and time.monotonic() < deadline:
+            found.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
+        return found
+    finally:
+        consumer.close()
+
+
+SQLITE_LENGTH_LIMIT = 20_000
+
+
+def refuse_in_store(store: Any, rule: str) -> str:
+    """Make the store refuse some records the way databases do; return a person name that
+    it refuses. PostgreSQL refuses NUL in text by itself; the others are site rules (a
+    CHECK constraint, a trigger) or a length limit, as an operator could set them."""
+    conn: Any = store._conn  # a test reaches into the store's connection
+    if rule == "nul":
+        return "bad\x00name"
+    if rule == "check":
+        conn.execute(
+            "ALTER TABLE persons ADD CONSTRAINT site_rule CHECK (name NOT LIKE '%refused-%')"
+        )
+        return "refused-by-rule"
+    if rule == "trigger":
+        for event in ("INSERT", "UPDATE"):
+            conn.execute(
+                f"CREATE TRIGGER site_rule_{event.lower()} BEFORE {event} ON persons "
+                "WHEN NEW.name LIKE '%refused-%' "
+                "BEGIN SELECT RAISE(ABORT, 'names like this are refused here'); END"
+            )
+        return "refused-by-trigger"
+    if rule == "too-big":
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_LENGTH_LIMIT)
+        return "x" * (SQLITE_LENGTH_LIMIT + 5000)
+    raise ValueError(rule)
+
+
+@dataclass
+class Refusing:
+    store: Any
+    poison: str
+    """A person name the store refuses."""
+    rule: str

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
+from govbus import checkout_root
 from govbus.gateway._auth import CredentialStore
+from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._ingest import ingest_router
@@ -20,7 +22,9 @@ from govbus.gateway.registry import RegistryStore, registry_router
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.credentials = CredentialStore.from_file(settings.gateway_credentials)
+    app.state.credentials = CredentialStore.from_file(
+        credentials_file(settings.gateway_credentials, checkout_root())
+    )
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     install_error_handlers(app)

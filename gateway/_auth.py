@@ -29,7 +29,15 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
 class CredentialsError(ValueError):
-    """The credentials file is missing or malformed; the gateway refuses to start."""
+    """The credentials file is missing or malformed; the gateway refuses to start.
+
+    `code` is what the CLI prints: CREDENTIALS_MISSING, CREDENTIALS_INVALID, PRINCIPAL_EXISTS.
+    """
+
+    def __init__(self, message: str, code: str = "CREDENTIALS_INVALID") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class Principal(BaseModel):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govbus import (
     CertificateChanged,
+    CertificateKey,
     EntityKind,
     ErrorCode,
     GovbusError,
@@ -112,7 +113,7 @@ def resolve_resource(publisher: Publisher, item: IngestEvent) -> Resource:
         )
     licence_type = None
     if item.entity is EntityKind.CERTIFICATE:
-        licence_type = item.entity_key.partition(":")[0]
+        licence_type = CertificateKey.parse(item.entity_key).licence_type_code
     return catalog.resource_for_entity(item.entity, licence_type)
 
 

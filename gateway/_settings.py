@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from govbus import Settings
-from govbus._settings import REPO_ROOT
 
 
 class GatewaySettings(Settings):
@@ -13,7 +12,8 @@ class GatewaySettings(Settings):
 
     # sqlite:///path (default) or postgresql://... for a shared, durable gateway database.
     gateway_db: str = "sqlite:///gateway.db"
-    # YAML with principals and salted secret hashes; the shipped file holds dev credentials.
-    gateway_credentials: Path = REPO_ROOT / "deploy" / "local" / "gateway-credentials.yaml"
+    # YAML with principals and salted secret hashes (`govbus gateway credentials init`).
+    # Unset: the dev file in a checkout (with a warning); an installed gateway refuses.
+    gateway_credentials: Path | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081

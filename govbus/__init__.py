@@ -15,6 +15,7 @@ from govbus._catalog import (
     SharingType,
     load_catalog,
 )
+from govbus._certificate_key import CertificateKey
 from govbus._changes import (
     EVENT_TYPES,
     CertificateChanged,
@@ -26,15 +27,30 @@ from govbus._changes import (
     PersonData,
     certificate_key,
 )
+from govbus._checkout import checkout_root
+from govbus._compat import (
+    CompatibilityLevel,
+    SchemaDefinitionError,
+    check_compatibility,
+    normalise,
+)
 from govbus._contract import Contract, load_contract
-from govbus._envelope import CloudEventAttributes, cloudevent_headers, parse_cloudevent_headers
+from govbus._envelope import (
+    CloudEventAttributes,
+    check_cloudevent_headers,
+    cloudevent_headers,
+    event_type,
+    parse_cloudevent_headers,
+)
 from govbus._errors import ErrorCode, GovbusError, error_location, schema_mismatch
+from govbus._gc import cyclic_gc_paused
 from govbus._identifiers import (
     is_valid_citizen_id,
     is_valid_uscc,
     mask,
     pseudonymize,
     today_in_china,
+    uscc_check_character,
     validate_citizen_id,
     validate_uscc,
 )
@@ -44,9 +60,23 @@ from govbus._kafka import (
     consumer_config,
     ensure_topics,
     producer_config,
+    require_broker,
 )
-from govbus._logging import configure_logging, scrub_text
-from govbus._native import MakeRecord, native_available
+from govbus._local_env import (
+    find_local_env,
+    local_env_target,
+    read_local_env,
+    write_local_env,
+)
+from govbus._logging import configure_logging, kafka_logger, scrub_text
+from govbus._native import (
+    FastRoute,
+    MakeRecord,
+    native_available,
+    native_batch_tracker,
+    native_fast_path,
+    native_module,
+)
 from govbus._schemas import SchemaRepository, SchemaVersion
 from govbus._serde import (
     LocalSchemaResolver,
@@ -56,12 +86,15 @@ from govbus._serde import (
     encode_confluent,
     read_schema_id,
 )
-from govbus._settings import Settings, get_settings
+from govbus._settings import SettingOrigin, Settings, env_name, get_settings
+from govbus._sharing import Disclosure, DisclosureKind, field_disclosure
 from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
+from govbus._urls import redact_url
 from govbus._validation import (
     check_authority,
     check_identifiers,
+    event_problems,
     resource_for_event,
     validate_event,
 )
@@ -71,12 +104,17 @@ __all__ = [
     "Catalog",
     "CertificateChanged",
     "CertificateData",
+    "CertificateKey",
     "ChangeEvent",
     "CloudEventAttributes",
+    "CompatibilityLevel",
     "Contract",
     "Department",
+    "Disclosure",
+    "DisclosureKind",
     "EntityKind",
     "ErrorCode",
+    "FastRoute",
     "FieldSpec",
     "GovbusError",
     "LegalEntityChanged",
@@ -88,10 +126,12 @@ __all__ = [
     "PersonData",
     "RegistrySchemaResolver",
     "Resource",
+    "SchemaDefinitionError",
     "SchemaRepository",
     "SchemaResolver",
     "SchemaVersion",
     "Sensitivity",
+    "SettingOrigin",
     "Settings",
     "SharingType",
     "address_code_spans",
@@ -99,34 +139,54 @@ __all__ = [
     "catalog_topics",
     "certificate_key",
     "check_authority",
+    "check_cloudevent_headers",
+    "check_compatibility",
     "check_identifiers",
     "check_storable_text",
+    "checkout_root",
     "client_config",
     "cloudevent_headers",
     "configure_logging",
     "consumer_config",
+    "cyclic_gc_paused",
     "decode_confluent",
     "encode_confluent",
     "ensure_catalog_topics",
     "ensure_topics",
+    "env_name",
     "error_location",
+    "event_problems",
+    "event_type",
+    "field_disclosure",
+    "find_local_env",
     "get_settings",
     "is_valid_citizen_id",
     "is_valid_uscc",
+    "kafka_logger",
     "load_catalog",
     "load_contract",
+    "local_env_target",
     "mask",
     "native_available",
+    "native_batch_tracker",
+    "native_fast_path",
+    "native_module",
+    "normalise",
     "parse_cloudevent_headers",
     "producer_config",
     "pseudonymize",
+    "read_local_env",
     "read_schema_id",
+    "redact_url",
+    "require_broker",
     "resource_for_event",
     "schema_mismatch",
     "scrub_text",
     "today_in_china",
     "unstorable_part",
+    "uscc_check_character",
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",
+    "write_local_env",
 ]

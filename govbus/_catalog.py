@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -71,9 +72,6 @@ class FieldSpec(_Frozen):
                 "exactly one department may be the source of a field (一数一源)"
             )
         return raw
-
-    def masked(self, value: str) -> str:
-        return self.mask.apply(value) if self.mask else value
 
 
 class Resource(_Frozen):
@@ -146,7 +144,8 @@ class Catalog(_Frozen):
             return self.departments_by_code[code]
         except KeyError:
             raise GovbusError(
-                ErrorCode.UNKNOWN_DEPARTMENT, f"no department {shown_code(code)} in the catalog"
+                ErrorCode.UNKNOWN_DEPARTMENT,
+                unknown_code_message("department", code, self.departments_by_code),
             ) from None
 
     def resource(self, code: str) -> Resource:
@@ -154,8 +153,18 @@ class Catalog(_Frozen):
             return self.resources_by_code[code]
         except KeyError:
             raise GovbusError(
-                ErrorCode.UNKNOWN_RESOURCE, f"no resource {shown_code(code)} in the catalog"
+                ErrorCode.UNKNOWN_RESOURCE,
+                unknown_code_message("resource", code, self.resources_by_code),
             ) from None
+
+    def department_code(self, typed: str) -> str:
+        """The department an operator typed (a command-line flag): any case; an unknown
+        code is echoed as typed, with the valid ones. Not for codes inside records."""
+        return _operator_code("department", typed, self.departments_by_code)
+
+    def resource_code(self, typed: str) -> str:
+        """As `department_code`, for a resource code (BR-PERSON, br-person)."""
+        return _operator_code("resource", typed, self.resources_by_code)
 
     def resources_on_topic(self, topic: str) -> list[Resource]:
         return [r for r in self.resources if r.topic == topic]
@@ -249,7 +258,28 @@ def shown_code(value: str) -> str:
     Codes come from callers and records: anything else (an identity number or a name put
     in the wrong place) is not echoed into error messages.
     """
-    return repr(value) if _CODE_SHAPE.fullmatch(value) else "(not a catalog code)"
+    return repr(value) if _CODE_SHAPE.fullmatch(value) else "(a value not shaped like a code)"
+
+
+def unknown_code_message(kind: str, given: str, known: Collection[str]) -> str:
+    """`no department 'XYZ' in the catalog (valid: AMR, CAB, …)`; a code in the wrong case
+    gets the right one. A value not shaped like a code is not echoed (`shown_code`)."""
+    valid = ", ".join(sorted(known))
+    upper = given.strip().upper()
+    if upper in known:
+        return f"no {kind} {given!r} in the catalog: codes are upper case, use {upper!r}"
+    if _CODE_SHAPE.fullmatch(given):
+        return f"no {kind} {given!r} in the catalog (valid: {valid})"
+    return f"the {kind} given is not a catalog code, so it is not shown (valid: {valid})"
+
+
+def _operator_code(kind: str, typed: str, known: Collection[str]) -> str:
+    code = typed.strip().upper()
+    if code in known:
+        return code
+    valid = ", ".join(sorted(known))
+    code_for = ErrorCode.UNKNOWN_DEPARTMENT if kind == "department" else ErrorCode.UNKNOWN_RESOURCE
+    raise GovbusError(code_for, f"no {kind} {typed!r} in the catalog (valid: {valid})")
 
 
 def _readable_loc(raw: object, loc: tuple[int | str, ...]) -> str:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govbus._catalog import EntityKind
+from govbus._certificate_key import CertificateKey
 
 Operation = Literal["UPSERT", "DELETE"]
 
@@ -184,7 +185,8 @@ class CertificateChanged(ChangeEvent[CertificateData]):
 
     @property
     def licence_type_code(self) -> str:
-        return self.entity_key.split(":", 1)[0]
+        """From the key; INVALID_IDENTIFIER if it is not `<licence type code>:<number>`."""
+        return CertificateKey.parse(self.entity_key).licence_type_code
 
 
 EVENT_TYPES: dict[EntityKind, type[ChangeEvent[Any]]] = {
@@ -195,4 +197,5 @@ EVENT_TYPES: dict[EntityKind, type[ChangeEvent[Any]]] = {
 
 
 def certificate_key(licence_type_code: str, licence_number: str) -> str:
-    return f"{licence_type_code}:{licence_number}"
+    """`CertificateKey(licence_type_code, licence_number).format()`."""
+    return CertificateKey(licence_type_code, licence_number).format()

@@ -35,7 +35,8 @@ class Contract:
     schemas: SchemaRepository
     resolver: SchemaResolver
     pseudonym_key: bytes
-    native: bool = False  # use the native hot paths (`govbus._native`)
+    native: bool = False
+    """Use the native hot paths (`govbus._native`): `Settings.native`, where built."""
     _decoders: dict[tuple[str, bytes], Decoder] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -53,7 +54,7 @@ class Contract:
     ) -> bytes:
         version = self.latest_schema(resource)
         schema_id = self.resolver.id_for(resource.subject, version)
-        native = version.native_encoder
+        native = version.native_encoder if self.native else None
         if native is not None:  # reads the model itself: no Avro dict is built
             encoded: bytes = native.encode(event, wire_header(schema_id))
             return encoded

@@ -8,6 +8,15 @@ non-negative sequence, Literal codes, decimal digits) is checked here, and the i
 are built the way `model_construct` builds them (same `__dict__`, fields set, no extra or
 private state), so they equal what pydantic returns.
 
+Why not `model_construct` itself: it loops in Python over every field of both models
+(aliases, defaults), ≈ 2.6× the cost of the whole build, and `model_copy(update=...)` of a
+prototype ≈ 1.9× (CPU time per person event, best of 9, three runs: 5.5–6.5 µs here
+against 14.1–19.4 and 10.4–14.4; docs/benchmarks.md, "Decoding"). Both would add 5–9 µs to
+a record the sync decodes in ≈ 16. So the four slots pydantic's `BaseModel` declares are
+set here, and only while they are exactly those four (`_PYDANTIC_SLOTS`): a pydantic that
+adds one gets no builder, and `tests/core/test_avro_reader.py` compares every slot with
+`model_construct`'s.
+
 Whatever the fast checks do not accept exactly goes to `from_avro`, so pydantic still
 decides every doubtful record and raises the same ValidationError. A model or schema this
 module does not recognise (a new validator, field, type or constraint) gets no builder.
@@ -24,6 +33,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+
 from govbus._changes import ChangeEvent, _Data
 
 Build = Callable[[dict[str, Any]], ChangeEvent[Any]]
@@ -37,6 +48,13 @@ _ENVELOPE: dict[str, Any] = {
     "occurred_at": {"type": "long", "logicalType": "timestamp-micros"},
 }
 _OPERATIONS = frozenset({"UPSERT", "DELETE"})
+# What a model instance holds; the builder sets each of them (see the module's doc).
+_PYDANTIC_SLOTS = (
+    "__dict__",
+    "__pydantic_fields_set__",
+    "__pydantic_extra__",
+    "__pydantic_private__",
+)
 _new = object.__new__
 _set = object.__setattr__
 
@@ -71,7 +89,8 @@ def _optional(annotation: Any) -> Any:
 def _model_is_plain(cls: type[Any], allowed_validators: frozenset[str] = frozenset()) -> None:
     decorators = cls.__pydantic_decorators__
     if (
-        set(decorators.field_validators) != allowed_validators
+        BaseModel.__slots__ != _PYDANTIC_SLOTS
+        or set(decorators.field_validators) != allowed_validators
         or decorators.validators
         or decorators.root_validators
         or decorators.model_validators

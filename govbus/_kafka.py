@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
+from govbus._errors import ErrorCode, GovbusError
+from govbus._logging import kafka_logger
 from govbus._settings import Settings
+
+BROKER_HINT = "start one with `govbus dev kafka up`, or set GOVBUS_BOOTSTRAP_SERVERS"
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
     conf: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "security.protocol": settings.security_protocol,
+        # librdkafka's own lines go through structlog (served by poll), never raw to stderr.
+        "logger": kafka_logger(),
     }
     if settings.security_protocol.startswith("SASL"):
         conf["sasl.mechanism"] = settings.sasl_mechanism
@@ -83,3 +92,52 @@ def ensure_topics(
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     return created
+
+
+def require_broker(settings: Settings, timeout: float | None = None) -> None:
+    """Fail fast, with one BROKER_UNAVAILABLE error, unless the cluster answers metadata.
+
+    Every command that needs Kafka calls this first, so an absent broker costs at most
+    `connect_timeout_seconds` (a refused connection: a fraction of a second) instead of
+    minutes of client retries. The client's own lines are demoted to debug: the error says it.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    limit = settings.connect_timeout_seconds if timeout is None else timeout
+    fatal: list[Any] = []
+    gave_up = threading.Event()
+
+    def on_error(error: Any) -> None:
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION):
+            fatal.append(error)
+            gave_up.set()
+
+    conf = client_config(settings) | {
+        "logger": kafka_logger(ceiling=logging.DEBUG),
+        "error_cb": on_error,
+        "socket.connection.setup.timeout.ms": max(1000, int(limit * 1000)),
+    }
+    admin = AdminClient(conf)
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            admin.list_topics(timeout=max(0.05, min(0.25, deadline - time.monotonic())))
+            return
+        except KafkaException:
+            pass
+        admin.poll(0)  # serves error_cb
+        if gave_up.is_set() or time.monotonic() >= deadline:
+            break
+    where = settings.bootstrap_servers
+    if fatal and fatal[0].code() == KafkaError._AUTHENTICATION:
+        source = settings.origin_note("sasl_password")  # where the password came from
+        hint = "check GOVBUS_SASL_USERNAME and GOVBUS_SASL_PASSWORD"
+        raise GovbusError(
+            ErrorCode.BROKER_UNAVAILABLE,
+            f"the Kafka broker at {where} refused the credentials ({source}{hint})",
+        )
+    source = settings.origin_note("bootstrap_servers")
+    raise GovbusError(
+        ErrorCode.BROKER_UNAVAILABLE, f"no Kafka broker at {where} ({source}{BROKER_HINT})"
+    )

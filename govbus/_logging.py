@@ -64,6 +64,45 @@ def redact_personal_data(
     return event_dict
 
 
+class _StructlogHandler(logging.Handler):
+    """Hands stdlib records (librdkafka's, via the clients' `logger` setting) to structlog.
+
+    librdkafka calls `logger.log(level, "%s [%s] %s", facility, client, text)`. `ceiling`
+    demotes them, for clients whose failures the caller reports itself (the preflight).
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.ceiling = ceiling
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            args = record.args if isinstance(record.args, tuple) else ()
+            fields: dict[str, Any] = (
+                {"facility": args[0], "client": args[1], "detail": str(args[2])}
+                if len(args) == 3
+                else {"detail": record.getMessage()}
+            )
+            level = min(record.levelno, self.ceiling)
+            structlog.get_logger(record.name).log(level, "librdkafka", **fields)
+        except Exception:  # logging must never break the client thread that logs
+            self.handleError(record)
+
+
+def kafka_logger(*, ceiling: int = logging.CRITICAL) -> logging.Logger:
+    """The `logger` for librdkafka clients: its lines go through structlog, never raw.
+
+    One logger per ceiling; records stay out of the stdlib root handlers.
+    """
+    name = "govbus.kafka" if ceiling >= logging.CRITICAL else f"govbus.kafka.{ceiling}"
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        logger.addHandler(_StructlogHandler(ceiling))
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+    return logger
+
+
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(file=sys.stderr)
 

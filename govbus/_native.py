@@ -1,19 +1,22 @@
 """The optional native hot paths (`native/`, Rust): same bytes as the Python code.
 
 `make setup` builds and installs them (`pip install ./native`, needs cargo). Without
-them, or with `GOVBUS_NATIVE=0`, govbus runs its Python paths unchanged; the tests run
-both and compare their output byte for byte.
+them, or with `Settings(native=False)` (`GOVBUS_NATIVE=0`), govbus runs its Python paths
+unchanged; the tests run both and compare their output byte for byte. The switch is read
+from the `Settings` each role is given, never from the environment here: the contract
+(`load_contract`), the publisher and the sync (`apply_batch(native=...)`) pass it on.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import date
 from types import ModuleType
 from typing import Any
 
 from fastavro.write import LOGICAL_WRITERS
+
+from govbus._settings import Settings
 
 _module: ModuleType | None
 try:
@@ -37,9 +40,9 @@ def native_built() -> bool:
     return _module is not None
 
 
-def native_available() -> bool:
-    """Built, and not switched off with GOVBUS_NATIVE=0 (`Settings.native`)."""
-    return _module is not None and os.environ.get("GOVBUS_NATIVE", "1") != "0"
+def native_available(settings: Settings) -> bool:
+    """Built, and not switched off by `settings.native` (`GOVBUS_NATIVE=0`)."""
+    return _module is not None and settings.native
 
 
 def compile_native_encoder(schema: Any) -> Any | None:

@@ -6,9 +6,11 @@ authority (一数一源).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from govbus._catalog import Catalog, EntityKind, Resource
+from govbus._certificate_key import CertificateKey
 from govbus._changes import CertificateChanged, ChangeEvent
 from govbus._errors import ErrorCode, GovbusError
 from govbus._identifiers import validate_citizen_id, validate_uscc
@@ -23,63 +25,103 @@ def resource_for_event(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
 def check_identifiers(event: ChangeEvent[Any]) -> None:
     """Valid, and in normal form: the store and the Kafka key use identifiers as written,
     so `11010519491231002x` and `11010519491231002X` would be two persons."""
+    _identifiers(event, None)
+
+
+def _identifiers(event: ChangeEvent[Any], problems: list[GovbusError] | None) -> None:
+    """Raise the first problem, or with a `problems` list, append every one."""
     if event.entity is EntityKind.PERSON:
-        _in_normal_form(validate_citizen_id(event.entity_key, field="entity_key"), event)
+        normal = _valid(validate_citizen_id, event.entity_key, "entity_key", problems)
+        _in_normal_form(normal, event, problems=problems)
     elif event.entity is EntityKind.LEGAL_ENTITY:
-        _in_normal_form(validate_uscc(event.entity_key, field="entity_key"), event)
+        normal = _valid(validate_uscc, event.entity_key, "entity_key", problems)
+        _in_normal_form(normal, event, problems=problems)
     elif isinstance(event, CertificateChanged):
-        _check_certificate_identifiers(event)
+        _check_certificate_identifiers(event, problems)
+
+
+def _report(error: GovbusError, problems: list[GovbusError] | None) -> None:
+    if problems is None:
+        raise error
+    problems.append(error)
+
+
+def _valid(
+    validate: Callable[..., str], value: str, field: str, problems: list[GovbusError] | None
+) -> str | None:
+    try:
+        return validate(value, field=field)
+    except GovbusError as exc:
+        _report(exc, problems)
+        return None
 
 
 def _in_normal_form(
-    normal: str, event: ChangeEvent[Any], written: str | None = None, field: str = "entity_key"
+    normal: str | None,
+    event: ChangeEvent[Any],
+    written: str | None = None,
+    field: str = "entity_key",
+    *,
+    problems: list[GovbusError] | None = None,
 ) -> None:
-    if normal != (event.entity_key if written is None else written):
-        raise GovbusError(
-            ErrorCode.INVALID_IDENTIFIER,
-            f"{field} must be written in its normal form (no spaces, capital letters)",
-            field=field,
+    if normal is not None and normal != (event.entity_key if written is None else written):
+        _report(
+            GovbusError(
+                ErrorCode.INVALID_IDENTIFIER,
+                f"{field} must be written in its normal form (no spaces, capital letters)",
+                field=field,
+            ),
+            problems,
         )
 
 
-def _check_certificate_identifiers(event: CertificateChanged) -> None:
-    type_code, sep, number = event.entity_key.partition(":")
-    if not sep or not type_code or not number:
-        raise GovbusError(
-            ErrorCode.INVALID_IDENTIFIER,
-            "entity_key of a certificate must be '<licence type code>:<licence number>'",
-            field="entity_key",
-        )
+def _check_certificate_identifiers(
+    event: CertificateChanged, problems: list[GovbusError] | None
+) -> None:
+    try:
+        type_code, number = CertificateKey.parse(event.entity_key)
+    except GovbusError as exc:
+        _report(exc, problems)
+        return
     data = event.data
     if data is None:
         return
     if data.licence_type_code is not None and data.licence_type_code != type_code:
-        raise GovbusError(
-            ErrorCode.INVALID_IDENTIFIER,
-            "licence_type_code differs from the one in entity_key",
-            field="licence_type_code",
+        _report(
+            GovbusError(
+                ErrorCode.INVALID_IDENTIFIER,
+                "licence_type_code differs from the one in entity_key",
+                field="licence_type_code",
+            ),
+            problems,
         )
     if data.licence_number is not None and data.licence_number != number:
-        raise GovbusError(
-            ErrorCode.INVALID_IDENTIFIER,
-            "licence_number differs from the one in entity_key",
-            field="licence_number",
+        _report(
+            GovbusError(
+                ErrorCode.INVALID_IDENTIFIER,
+                "licence_number differs from the one in entity_key",
+                field="licence_number",
+            ),
+            problems,
         )
     if data.issuer_uscc is not None:
-        normal = validate_uscc(data.issuer_uscc, field="issuer_uscc")
-        _in_normal_form(normal, event, data.issuer_uscc, "issuer_uscc")
+        normal = _valid(validate_uscc, data.issuer_uscc, "issuer_uscc", problems)
+        _in_normal_form(normal, event, data.issuer_uscc, "issuer_uscc", problems=problems)
     if data.holder_id is not None:
         if data.holder_type == "legal_entity":
-            normal = validate_uscc(data.holder_id, field="holder_id")
-            _in_normal_form(normal, event, data.holder_id, "holder_id")
+            normal = _valid(validate_uscc, data.holder_id, "holder_id", problems)
+            _in_normal_form(normal, event, data.holder_id, "holder_id", problems=problems)
         elif data.holder_type == "person":
-            normal = validate_citizen_id(data.holder_id, field="holder_id")
-            _in_normal_form(normal, event, data.holder_id, "holder_id")
+            normal = _valid(validate_citizen_id, data.holder_id, "holder_id", problems)
+            _in_normal_form(normal, event, data.holder_id, "holder_id", problems=problems)
         else:
-            raise GovbusError(
-                ErrorCode.SCHEMA_MISMATCH,
-                "holder_type must be given with holder_id: person or legal_entity",
-                field="holder_type",
+            _report(
+                GovbusError(
+                    ErrorCode.SCHEMA_MISMATCH,
+                    "holder_type must be given with holder_id: person or legal_entity",
+                    field="holder_type",
+                ),
+                problems,
             )
 
 
@@ -101,16 +143,22 @@ def check_authority(catalog: Catalog, resource: Resource, event: ChangeEvent[Any
         raise GovbusError(ErrorCode.SCHEMA_MISMATCH, "an UPSERT must change at least one field")
     if resource.fields_sourced_from(department).issuperset(event.changed_fields):
         return
-    for name in event.changed_fields:  # find the first offending field, for the error
-        spec = resource.field(name)
-        if spec.authority != department:
-            raise GovbusError(
-                ErrorCode.NOT_AUTHORITATIVE,
-                f"field {name} of {resource.code} is sourced from {spec.authority}, "
-                f"not {department}",
-                field=name,
-                details={"authority": spec.authority, "department": department},
-            )
+    for error in _authority_problems(resource, event):  # the first offending field
+        raise error
+
+
+def _authority_problems(resource: Resource, event: ChangeEvent[Any]) -> list[GovbusError]:
+    department = event.source_department
+    return [
+        GovbusError(
+            ErrorCode.NOT_AUTHORITATIVE,
+            f"field {name} of {resource.code} is sourced from {spec.authority}, not {department}",
+            field=name,
+            details={"authority": spec.authority, "department": department},
+        )
+        for name in event.changed_fields
+        if (spec := resource.field(name)).authority != department
+    ]
 
 
 def validate_event(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
@@ -120,3 +168,25 @@ def validate_event(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
     check_identifiers(event)
     check_authority(catalog, resource, event)
     return resource
+
+
+def event_problems(catalog: Catalog, event: ChangeEvent[Any]) -> list[GovbusError]:
+    """Every problem the checks find in an event, not only the first (for rejects files)."""
+    try:
+        resource = resource_for_event(catalog, event)
+    except GovbusError as exc:
+        return [exc]
+    problems: list[GovbusError] = []
+    try:
+        check_storable_text(event)
+    except GovbusError as exc:
+        problems.append(exc)
+    _identifiers(event, problems)
+    try:
+        check_authority(catalog, resource, event)
+    except GovbusError as exc:
+        if exc.code is ErrorCode.NOT_AUTHORITATIVE and event.operation != "DELETE":
+            problems.extend(_authority_problems(resource, event))
+        else:
+            problems.append(exc)
+    return problems

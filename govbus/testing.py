@@ -22,6 +22,8 @@ import contextlib
 import gc
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +38,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # admin imports it without re-exporting
 from psycopg import sql
 
+from govbus import kafka_logger
 from govbus.dev import kafka as kafka_launcher
 from govbus.dev import paths, postgres
 from govbus.dev.jars import java_available
@@ -45,6 +48,18 @@ TopicFactory = Callable[..., str]
 _SESSION_PREFIX = "pytest-"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep a developer's `.govbus/env` out of the tests, and the tests out of it.
+
+    Settings read the nearest `.govbus/env`; a test (or a CLI run in a subprocess) would
+    then talk to the developer's broker and store. `GOVBUS_ENV_FILE` points every test at
+    an empty record of its own, removed at the end; tests of the record set their own.
+    """
+    record_dir = Path(tempfile.mkdtemp(prefix="govbus-test-env-"))
+    os.environ["GOVBUS_ENV_FILE"] = str(record_dir / "env")
+    config.add_cleanup(lambda: shutil.rmtree(record_dir, ignore_errors=True))
+
+
 @dataclass(frozen=True)
 class KafkaEndpoint:
     """Where a test's Kafka is and how to authenticate to it."""
@@ -52,9 +67,15 @@ class KafkaEndpoint:
     bootstrap_servers: str
     security: dict[str, str] = field(default_factory=dict, hash=False)
 
-    def client_config(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """librdkafka settings for any client, with `extra` settings on top."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.security, **(extra or {})}
+    def client_config(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """librdkafka settings for any client, with `extra` settings on top. Its log lines
+        go through structlog, so a test's client never writes raw to the pytest output."""
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "logger": kafka_logger(),
+            **self.security,
+            **(extra or {}),
+        }
 
 
 def in_ci() -> bool:

@@ -68,9 +68,24 @@ class BatchTracker:
     def produced_by_topic(self) -> dict[str, int]: ...
 
 def scan_batch(
-    items: Sequence[Any], scan: Any, sourced_event: type, certificate: type, utc: Any
-) -> tuple[int, int]:
-    """`consumers._apply._scan` for the common upsert; other events go to `scan.rows.add`."""
+    items: Sequence[tuple[Any, ...]],
+    sourced_event: type,
+    certificate: type,
+    utc: Any,
+    events: dict[int, Any],
+    rejected: list[Any],
+    lowest: dict[tuple[str, int], int],
+    next_offsets: dict[tuple[str, int], int],
+    stamp_end: str,
+    native_plan: Callable[[Any], tuple[tuple[str, ...], int, list[Any], dict[str, int]] | None],
+    add: Callable[[Any], None],
+) -> tuple[int, int, int]:
+    """`consumers._apply._scan` for the common upsert; other events go to `add`.
+
+    `items`: `SourcedEvent` (event, position) and `RejectedRecord` (position, ...) named
+    tuples, positions (topic, partition, offset), read by position. `native_plan(event)`:
+    a `NativePlan` (fields, refused, rows, seen) or None. Fills `events`, `rejected`,
+    `lowest` and `next_offsets`; returns (applied, refused, repeats)."""
 
 def copy_rows(rows: list[list[Any]], types: list[str], utc: Any) -> bytes | None:
     """Rows as a binary COPY stream, or None if a type or value is not one it encodes."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from govbus import GovbusError, Settings, admin_config, load_contract
+from govbus import ErrorCode, GovbusError, Settings, admin_config, load_contract, require_broker
 from govbus.producers._acls import sync_acls
 
 
 def acls_sync_command(*, dry_run: bool, principal_template: str, lowercase: bool) -> None:
     settings = Settings()
+    catalog = load_contract(settings).catalog
+    require_broker(settings)
     try:
-        catalog = load_contract(settings).catalog
         plan = sync_acls(
             admin_config(settings),
             catalog,
@@ -19,12 +20,10 @@ def acls_sync_command(*, dry_run: bool, principal_template: str, lowercase: bool
             lowercase=lowercase,
             dry_run=dry_run,
         )
-    except GovbusError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:  # KafkaException: unreachable, not authorised
-        typer.echo(f"error: could not sync ACLs: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except GovbusError:
+        raise
+    except Exception as exc:  # KafkaException: not authorised, ACLs not enabled
+        raise GovbusError(ErrorCode.KAFKA_ERROR, f"could not sync ACLs: {exc}") from None
     verb = "would " if dry_run else ""
     for acl in plan.create:
         typer.echo(f"{verb}create: ALLOW {acl.principal} {acl.operation} topic {acl.topic}")

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from govbus import ErrorCode, GovbusError
-from govbus._native import native_batch_tracker
+from govbus import ErrorCode, GovbusError, native_batch_tracker
 from govbus.producers._delivery import DeliveryFailure, poll_until
 
 

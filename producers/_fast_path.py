@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from govbus import EVENT_TYPES, Contract, EntityKind, address_code_spans, today_in_china
-from govbus._native import FastRoute, native_fast_path
+from govbus import (
+    EVENT_TYPES,
+    Contract,
+    EntityKind,
+    FastRoute,
+    address_code_spans,
+    native_fast_path,
+    today_in_china,
+)
 
 _IDENTIFIERS = {EntityKind.PERSON: "citizen_id", EntityKind.LEGAL_ENTITY: "uscc"}
 

@@ -14,17 +14,31 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from govbus import ErrorCode, GovbusError, Resource, resource_for_event, unstorable_part
+from govbus import (
+    EntityKind,
+    ErrorCode,
+    GovbusError,
+    Resource,
+    event_problems,
+    resource_for_event,
+    unstorable_part,
+    validate_citizen_id,
+    validate_uscc,
+)
 from govbus.producers._batch import BatchDelivery
 from govbus.producers._publisher import Publisher, refused
 from govbus.producers._records import event_from_record
 
 _BATCH_LINES = 2000
+_KEY_VALIDATORS: dict[EntityKind, Callable[..., str]] = {
+    EntityKind.PERSON: validate_citizen_id,
+    EntityKind.LEGAL_ENTITY: validate_uscc,
+}
 FILE_EVENT_NAMESPACE = uuid.UUID("6f1d8a52-3f1c-5e0a-9a57-2b6c0e8f4d10")
 
 
@@ -82,11 +96,27 @@ def read_lines(path: Path, handle: TextIO) -> Iterator[SourceLine]:
     return read_jsonl(handle)
 
 
-def reject_entry(line: SourceLine, error: GovbusError) -> dict[str, Any]:
-    """One rejects-file line: the department's own record, with the line and the reason."""
-    entry: dict[str, Any] = {"line": line.number, "code": str(error.code), "message": error.message}
+def reject_entry(
+    line: SourceLine, error: GovbusError, problems: Sequence[GovbusError] = ()
+) -> dict[str, Any]:
+    """One rejects-file line: the department's own record, with the line and the reasons.
+
+    `code`, `field` are the first problem's; `problems` lists every one when there are more,
+    and `message` joins them, so one fix-up pass can mend the whole line.
+    """
+    every = _distinct([error, *problems])
+    entry: dict[str, Any] = {
+        "line": line.number,
+        "code": str(error.code),
+        "message": "; ".join(p.message for p in every),
+    }
     if error.field:
         entry["field"] = error.field
+    if len(every) > 1:
+        entry["problems"] = [
+            {"code": str(p.code), "message": p.message} | ({"field": p.field} if p.field else {})
+            for p in every
+        ]
     entry["record"] = line.record if line.record is not None else line.raw
     return entry
 
@@ -96,6 +126,47 @@ def reject_line(entry: dict[str, Any]) -> str:
     no bytes for it (the JSON still reads back to the same text)."""
     text = json.dumps(entry, ensure_ascii=False)
     return text if unstorable_part(text) is None else json.dumps(entry)
+
+
+def _distinct(problems: Sequence[GovbusError]) -> list[GovbusError]:
+    """One per (code, field): the native and Python checks may both report the first."""
+    seen: set[tuple[str, str | None]] = set()
+    out = []
+    for problem in problems:
+        key = (str(problem.code), problem.field)
+        if key not in seen:
+            seen.add(key)
+            out.append(problem)
+    return out
+
+
+def record_problems(
+    resource: Resource, department: str, record: dict[str, Any]
+) -> list[GovbusError]:
+    """What can still be checked in a record that is no event (its schema failed): the
+    key's identifier and the authority of the fields it sets."""
+    problems: list[GovbusError] = []
+    key = record.get("entity_key")
+    validate = _KEY_VALIDATORS.get(resource.entity)
+    if isinstance(key, str) and validate is not None:
+        try:
+            validate(key, field="entity_key")
+        except GovbusError as exc:
+            problems.append(exc)
+    nested = record.get("data")
+    data: dict[str, Any] = nested if isinstance(nested, dict) else record
+    for name in data:
+        spec = resource.fields_by_name.get(name)
+        if spec is not None and spec.authority != department:
+            problems.append(
+                GovbusError(
+                    ErrorCode.NOT_AUTHORITATIVE,
+                    f"field {name} of {resource.code} is sourced from {spec.authority}, "
+                    f"not {department}",
+                    field=name,
+                )
+            )
+    return problems
 
 
 def ingest_file(
@@ -119,15 +190,19 @@ def ingest_file(
     rejects: list[tuple[int, str]] = []  # (line number, rejects-file line)
     pending: list[tuple[SourceLine, Any]] = []
 
-    def reject(line: SourceLine, exc: GovbusError) -> None:
+    catalog = publisher.contract.catalog
+
+    def reject(line: SourceLine, exc: GovbusError, problems: Sequence[GovbusError] = ()) -> None:
         summary.rejected += 1
         summary.rejected_by_code[str(exc.code)] += 1
-        rejects.append((line.number, reject_line(reject_entry(line, exc))))
+        entry = reject_entry(line, exc, problems)
+        rejects.append((line.number, reject_line(entry)))
 
     def publish_pending() -> None:
         batch = publisher.publish_many([event for _, event in pending])
         for refusal in batch.refused:  # counted and logged by the publisher
-            reject(pending[refusal.index][0], refusal.error)
+            line, event = pending[refusal.index]
+            reject(line, refusal.error, event_problems(catalog, event))
         batches.append(batch)
         pending.clear()
 
@@ -137,7 +212,8 @@ def ingest_file(
             try:
                 pending.append((line, line_event(line, publisher, resource, digest, is_csv)))
             except GovbusError as exc:
-                reject(line, exc)
+                more = record_problems(resource, publisher.department, line.record or {})
+                reject(line, exc, more if exc.code is ErrorCode.SCHEMA_MISMATCH else ())
             if len(pending) >= _BATCH_LINES:
                 publish_pending()
     if pending:

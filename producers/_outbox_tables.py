@@ -11,8 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from govbus import ChangeEvent
-from govbus._envelope import event_type
+from govbus import ChangeEvent, event_type
 
 OUTBOX_TABLE = "govbus_outbox"
 NOTIFY_CHANNEL = "govbus_outbox"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self
 
@@ -28,11 +29,11 @@ from govbus import (
     check_identifiers,
     check_storable_text,
     cloudevent_headers,
+    cyclic_gc_paused,
     load_contract,
     producer_config,
     resource_for_event,
 )
-from govbus._gc import cyclic_gc_paused
 from govbus.producers._batch import BatchDelivery, Refusal
 from govbus.producers._delivery import (
     DeliveryFailure,
@@ -141,6 +142,10 @@ class Publisher:
         self._producer: ProducerLike
         self.settings = settings or Settings()
         self.contract = contract or load_contract(self.settings)
+        if self.contract.native and not self.settings.native:
+            # A shared contract loaded with the native paths on: these settings switch
+            # them off for this publisher (same catalog and schemas, Python encoding).
+            self.contract = replace(self.contract, native=False)
         self.department = self.contract.catalog.department(department).code
         if producer is None:
             from confluent_kafka import Producer

@@ -8,13 +8,10 @@ they are published again: at-least-once, and the event id lets consumers drop du
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import structlog
@@ -26,10 +23,6 @@ from govbus.producers._outbox_store import OutboxRow, OutboxStore
 from govbus.producers._publisher import Publisher, refused
 
 log = structlog.get_logger("govbus.relay")
-
-# Test hook: after the broker acknowledged the first batch and before it is marked sent,
-# touch this file and hang (the crash test SIGKILLs the relay there).
-PAUSE_AFTER_ACK_ENV = "GOVBUS_RELAY_TEST_PAUSE_AFTER_ACK"
 
 
 @dataclass
@@ -165,7 +158,6 @@ def relay_batch(
         store.commit()
         return 0
     produced = _produce(rows, publisher, ack_timeout)
-    _pause_if_asked(stats)
     positions = acknowledged_in_order(rows, produced.delivered)
     _settle(store, positions, produced.refusals)
     return _count(stats, publisher, produced, positions)
@@ -218,7 +210,6 @@ def _relay_pipelined(
             claim_next = database.submit(sessions[other].claim, batch_size, in_flight)
             produced = _produce(rows, publisher, ack_timeout)
             collect()
-            _pause_if_asked(stats)
             positions = acknowledged_in_order(rows, produced.delivered)
             if len(positions) < len(produced.delivered):
                 claim_next.result()
@@ -232,14 +223,6 @@ def _relay_pipelined(
             counting = (produced, positions)
             rows = claim_next.result()
             current = other
-
-
-def _pause_if_asked(stats: RelayStats) -> None:
-    marker = os.environ.get(PAUSE_AFTER_ACK_ENV)
-    if marker and stats.cycles == 0:
-        Path(marker).write_text(str(os.getpid()))
-        while True:
-            time.sleep(3600)
 
 
 def run_relay(

@@ -10,12 +10,17 @@ from typing import Annotated
 import typer
 
 DepartmentOption = Annotated[
-    str, typer.Option("--department", "-d", help="Department code from the catalog, e.g. PSB")
+    str,
+    typer.Option(
+        "--department", "-d", metavar="CODE", help="Department code from the catalog, e.g. PSB"
+    ),
 ]
 
 
 def relay(
-    db: Annotated[str, typer.Option(help="postgresql://... or sqlite:///path/to.db")],
+    db: Annotated[
+        str, typer.Option(metavar="URL", help="postgresql://... or sqlite:///path/to.db")
+    ],
     department: DepartmentOption,
     batch_size: Annotated[int, typer.Option(help="Rows per claim")] = 2000,
     create_table: Annotated[
@@ -26,7 +31,19 @@ def relay(
     ] = False,
 ) -> None:
     """Publish the department's outbox rows in order per aggregate, marking them sent on ack."""
-    from govbus import GovbusError, Settings, configure_logging
+    import sqlite3
+
+    import psycopg
+
+    from govbus import (
+        ErrorCode,
+        GovbusError,
+        Settings,
+        configure_logging,
+        load_contract,
+        redact_url,
+        require_broker,
+    )
     from govbus.producers._outbox_store import connect, open_outbox
     from govbus.producers._outbox_tables import create_outbox_table
     from govbus.producers._publisher import Publisher
@@ -34,20 +51,25 @@ def relay(
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    if create_table:
-        conn = connect(db)
-        create_outbox_table(conn)
-        conn.commit()
-        conn.close()
+    contract = load_contract(settings)
+    department = contract.catalog.department_code(department)
+    require_broker(settings)
+    try:
+        if create_table:
+            conn = connect(db)
+            create_outbox_table(conn)
+            conn.commit()
+            conn.close()
+        store = open_outbox(db)
+    except (sqlite3.Error, psycopg.Error) as exc:
+        reason = " ".join(str(exc).split())
+        raise GovbusError(
+            ErrorCode.STORE_UNAVAILABLE, f"cannot open the outbox {redact_url(db)}: {reason}"
+        ) from None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        publisher = Publisher(department, settings)
-    except GovbusError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    store = open_outbox(db)
+    publisher = Publisher(department, settings, contract=contract)
     try:
         with publisher:
             stats = run_relay(
@@ -56,17 +78,26 @@ def relay(
     finally:
         store.close()
     typer.echo(f"sent {stats.sent}, refused {stats.refused}")
+    if stats.refused:
+        raise typer.Exit(1)
 
 
 def publish(
     file: Annotated[Path, typer.Argument(help="JSON Lines (.jsonl) or CSV (.csv) file")],
     department: DepartmentOption,
-    resource: Annotated[str, typer.Option("--resource", "-r", help="Resource code")],
+    resource: Annotated[
+        str, typer.Option("--resource", "-r", metavar="CODE", help="Resource code, e.g. BR-PERSON")
+    ],
     rejects: Annotated[
-        Path | None, typer.Option(help="Where to write rejected lines (default FILE.rejects.jsonl)")
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="Where to write rejected lines (default FILE.rejects.jsonl)"
+        ),
     ] = None,
 ) -> None:
-    """Publish a file of records; rerunning it only produces duplicates consumers drop."""
+    """Publish a file of records; rerunning it only produces duplicates consumers drop.
+
+    Exits 1 when some lines were refused or not acknowledged (see the rejects file)."""
     from govbus.producers._file_cli import publish_file_command
 
     publish_file_command(file, department, resource, rejects)
@@ -88,10 +119,11 @@ def topics_ensure(
     prefix: Annotated[str, typer.Option(help="Prefix for the base topics")] = "",
 ) -> None:
     """Create the base topics (kept forever) and the dead-letter topic when missing."""
-    from govbus import Settings, ensure_catalog_topics, load_contract
+    from govbus import Settings, ensure_catalog_topics, load_contract, require_broker
 
     settings = Settings()
     contract = load_contract(settings)
+    require_broker(settings)
     created = ensure_catalog_topics(
         contract.catalog,
         settings,

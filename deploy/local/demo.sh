@@ -12,12 +12,20 @@ STATE=.govbus/demo
 mkdir -p "$STATE"
 export COLUMNS="${COLUMNS:-150}"  # room for the provenance tables when piped
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: piped or logged output carries no ANSI codes.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "Start a local Kafka broker (KRaft, 127.0.0.1)"
+# `dev kafka up` records the broker in .govbus/env; the store is recorded next to it, so
+# commands typed later in this checkout find both (`govbus env` shows them).
 GOVBUS_BOOTSTRAP_SERVERS=$($GOVBUS dev kafka up --name local)
 export GOVBUS_BOOTSTRAP_SERVERS
-export GOVBUS_STORE_URL="sqlite:///$STATE/base.db"
+export GOVBUS_STORE_URL="sqlite:///$PWD/$STATE/base.db"
+$GOVBUS env set "GOVBUS_STORE_URL=$GOVBUS_STORE_URL"
 echo "bootstrap: $GOVBUS_BOOTSTRAP_SERVERS   store: $GOVBUS_STORE_URL"
 # The store's offsets point into this cluster's log: a recreated cluster (after
 # `make kafka-down`) starts a fresh demo store, or the sync would seek past its records.
@@ -31,9 +39,11 @@ echo "$CLUSTER_ID" >"$STATE/kafka-cluster-id"
 step "Create the catalog's topics"
 $GOVBUS admin topics ensure
 
-publish() { # department resource file
+publish() { # department resource file; exit 1 (some lines refused) is part of the show
   echo "-- $1 publishes $(basename "$3") as $2"
-  $GOVBUS publish --department "$1" --resource "$2" --rejects "$STATE/$(basename "$3" .jsonl).rejects.jsonl" "$3"
+  local rc=0
+  $GOVBUS publish --department "$1" --resource "$2" --rejects "$STATE/$(basename "$3" .jsonl).rejects.jsonl" "$3" || rc=$?
+  [ "$rc" -le 1 ] || exit "$rc"
 }
 
 step "Departments publish what they are the authoritative source of (一数一源)"
@@ -59,4 +69,10 @@ step "Legal entity with the tax bureau's rating merged in"
 $GOVBUS store get legal-entity 91110105MA01ABCD13
 
 step "Done"
-echo "Store: $STATE/base.db. Rejected lines: $STATE/*.rejects.jsonl. Stop Kafka: make kafka-down"
+echo "Broker: $GOVBUS_BOOTSTRAP_SERVERS   Store: $GOVBUS_STORE_URL   Rejected lines: $STATE/*.rejects.jsonl"
+echo "Both are recorded in .govbus/env, which commands run in this checkout (or below it) find"
+echo "by themselves. From your own shell, at the checkout's root, try:"
+echo "  .venv/bin/govbus env"
+echo "  .venv/bin/govbus store get person 110105198503120020"
+echo "  .venv/bin/govbus publish -d PSB -r BR-PERSON $DATA/01-psb-persons.jsonl --rejects $STATE/again.rejects.jsonl"
+echo "Stop Kafka: make kafka-down"

@@ -9,7 +9,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException
 
-from govbus._compat import (
+from govbus import (
     CompatibilityLevel,
     SchemaDefinitionError,
     check_compatibility,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import NoReturn
 
 import typer
 
-from govbus.dev import kafka, postgres
+from govbus import ErrorCode, local_env_target, read_local_env, write_local_env
+from govbus.dev import kafka, paths, postgres
 from govbus.dev.jars import FetchError, fetch_jars
 
 dev_app = typer.Typer(help="Local infrastructure for development and tests.", no_args_is_help=True)
@@ -17,7 +19,19 @@ dev_app.add_typer(kafka_app, name="kafka")
 dev_app.add_typer(postgres_app, name="postgres")
 
 NAME_OPTION = typer.Option(
-    "local", "--name", help="Cluster name; its state is .govbus/<kind>/<name>."
+    "local", "--name", metavar="NAME", help="Cluster name; its state is .govbus/<kind>/<name>."
+)
+RECORD_OPTION = typer.Option(
+    True,
+    "--record/--no-record",
+    help="Record the address in .govbus/env, so later commands use this cluster.",
+)
+_KAFKA_SETTINGS = (
+    "GOVBUS_BOOTSTRAP_SERVERS",
+    "GOVBUS_SECURITY_PROTOCOL",
+    "GOVBUS_SASL_MECHANISM",
+    "GOVBUS_SASL_USERNAME",
+    "GOVBUS_SASL_PASSWORD",
 )
 
 
@@ -30,6 +44,41 @@ def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _fail(error: Exception) -> NoReturn:
+    """`error LAUNCH_FAILED: …` (a launch failure's log tail follows on the next lines); exit 2."""
+    _say(f"error {ErrorCode.LAUNCH_FAILED}: {error}")
+    raise typer.Exit(2) from None
+
+
+def record_cluster(handle: kafka.ClusterHandle) -> None:
+    """Write the cluster's address (and, if secure, its admin login) to the local record."""
+    target = local_env_target(paths.state_root())
+    if target is None:
+        return
+    admin = handle.admin
+    updates: dict[str, str | None] = dict.fromkeys(_KAFKA_SETTINGS)
+    updates["GOVBUS_BOOTSTRAP_SERVERS"] = handle.bootstrap_servers
+    if admin is not None:
+        updates |= {
+            "GOVBUS_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "GOVBUS_SASL_MECHANISM": admin.mechanism,
+            "GOVBUS_SASL_USERNAME": admin.username,
+            "GOVBUS_SASL_PASSWORD": admin.password,
+        }
+    write_local_env(target, updates)
+    _say(f"recorded in {target} (see `govbus env`)")
+
+
+def forget_cluster(bootstrap_servers: str) -> None:
+    """Drop the record of a cluster that is gone, if the record points at it."""
+    target = local_env_target(paths.state_root())
+    if target is None or not target.is_file():
+        return
+    if read_local_env(target).get("GOVBUS_BOOTSTRAP_SERVERS") == bootstrap_servers:
+        write_local_env(target, dict.fromkeys(_KAFKA_SETTINGS))
+        _say(f"removed its address from {target}")
+
+
 @kafka_app.command("fetch")
 def kafka_fetch() -> None:
     """Download the broker's jars with Maven into the cache (once)."""
@@ -37,8 +86,7 @@ def kafka_fetch() -> None:
     try:
         fetched = fetch_jars()
     except FetchError as error:
-        _say(str(error))
-        raise typer.Exit(1) from None
+        _fail(error)
     verb = "fetched" if fetched.downloaded else "already present"
     _say(f"kafka jars {verb} in {fetched.directory} ({time.monotonic() - started:.1f}s)")
 
@@ -52,9 +100,13 @@ def kafka_up(
     secure: bool | None = typer.Option(
         None, "--secure/--plaintext", help="SASL/SCRAM-SHA-512 and ACLs [default: plaintext]."
     ),
-    base_port: int | None = typer.Option(None, "--port", help="First port (default: free ports)."),
+    base_port: int | None = typer.Option(
+        None, "--port", metavar="PORT", help="First port (default: free ports)."
+    ),
+    record: bool = RECORD_OPTION,
 ) -> None:
-    """Start the cluster (or confirm it runs) and print its bootstrap address."""
+    """Start the cluster (or confirm it runs), record it in .govbus/env and print its
+    bootstrap address."""
     status = kafka.cluster_status(name)
     # Unspecified options mean "as it is", so a bare `up` on any running cluster is a no-op.
     recorded = status.handle if status is not None else None
@@ -66,8 +118,7 @@ def kafka_up(
     try:
         handle = kafka.start_cluster(name, brokers, secure, base_port, log=_say)
     except (kafka.KafkaLaunchError, FetchError, ValueError) as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     if status is not None and status.all_running and status.healthy:
         _say(f"kafka {name!r} already running")
     else:
@@ -77,18 +128,22 @@ def kafka_up(
             f"admin credentials: {handle.admin.mechanism} user {handle.admin.username!r}, "
             f"password in {handle.directory / 'cluster.json'}"
         )
+    if record:
+        record_cluster(handle)
     typer.echo(handle.bootstrap_servers)
 
 
 @kafka_app.command("down")
 def kafka_down(name: str = NAME_OPTION) -> None:
-    """Stop the cluster's processes and delete its state."""
+    """Stop the cluster's processes and delete its state (and its entry in .govbus/env)."""
+    recorded = kafka.load_cluster(name)
     try:
         stopped = kafka.stop_cluster(name)
     except kafka.KafkaLaunchError as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     _say(f"kafka {name!r} stopped and removed" if stopped else f"no kafka cluster {name!r}")
+    if recorded is not None:
+        forget_cluster(recorded.bootstrap_servers)
 
 
 @kafka_app.command("status")
@@ -124,8 +179,7 @@ def postgres_up(
     try:
         server = postgres.start_postgres(name, port)
     except postgres.PostgresLaunchError as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     _say(f"postgres {name!r} running, data in {server.data_dir}")
     typer.echo(server.dsn())
 
@@ -136,8 +190,7 @@ def postgres_down(name: str = NAME_OPTION) -> None:
     try:
         stopped = postgres.stop_postgres(name)
     except postgres.PostgresLaunchError as error:
-        _say(f"error: {error}")
-        raise typer.Exit(1) from None
+        _fail(error)
     _say(f"postgres {name!r} stopped and removed" if stopped else f"no postgres {name!r}")
 
 

@@ -133,7 +133,7 @@ def start_cluster(
     if brokers not in (1, 3):
         raise ValueError("brokers must be 1 or 3")
     directory = paths.kafka_cluster_dir(name)
-    with locked(_lock_path(name)):
+    with locked(_lock_path(name), remove=True):
         existing = _load_handle(directory)
         if existing is not None:
             _check_same_shape(existing, brokers, secure)
@@ -168,7 +168,7 @@ def stop_cluster(name: str = "local", timeout: float = STOP_TIMEOUT) -> bool:
     Returns False when there was nothing to stop.
     """
     directory = paths.kafka_cluster_dir(name)
-    with locked(_lock_path(name)):
+    with locked(_lock_path(name), remove=True):
         if not directory.exists():
             return False
         handle = _load_handle(directory)
@@ -206,7 +206,7 @@ def restart_node(name: str, node_id: int, timeout: float = START_TIMEOUT) -> Non
     """Start a stopped node again on its data and wait until it serves metadata."""
     handle = _require_handle(name)
     node = handle.node(node_id)
-    with locked(_lock_path(name)):
+    with locked(_lock_path(name), remove=True):
         pid = _read_pid(node)
         if pid is None or not is_running(pid, str(node.properties_path)):
             _spawn_node(node, fetch_jars())

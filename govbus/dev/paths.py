@@ -5,21 +5,35 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from govbus import checkout_root
+
 KAFKA_VERSION = "4.4.0"
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+# In a wheel, deploy/local's pom.xml and log4j2.properties ship here (pyproject's
+# force-include); in a checkout they are read from deploy/local itself.
+_PACKAGED_DEPLOY = Path(__file__).resolve().parent / "local"
 
 
 def deploy_dir() -> Path:
     """The directory holding `pom.xml` and `log4j2.properties` for the local broker."""
     override = os.environ.get("GOVBUS_DEPLOY_DIR")
-    return Path(override) if override else _REPO_ROOT / "deploy" / "local"
+    if override:
+        return Path(override)
+    root = checkout_root()
+    return root / "deploy" / "local" if root else _PACKAGED_DEPLOY
 
 
 def state_root() -> Path:
-    """Root of all launcher state (configs, data, pids, logs); `.govbus/` in the repo."""
+    """Root of all launcher state (configs, data, pids, logs).
+
+    `.govbus/` in the repo for a checkout; for an installed package, `.govbus/` in the
+    current directory (never inside site-packages).
+    """
     override = os.environ.get("GOVBUS_STATE_DIR")
-    return Path(override) if override else _REPO_ROOT / ".govbus"
+    if override:
+        return Path(override)
+    root = checkout_root()
+    return (root or Path.cwd()) / ".govbus"
 
 
 def kafka_jars_dir() -> Path:

@@ -72,7 +72,7 @@ def find_bin_dir() -> Path | None:
 def start_postgres(name: str = "local", port: int | None = None) -> PostgresServer:
     """Start the named server, or return it if it already runs."""
     directory = paths.postgres_server_dir(name)
-    with locked(directory.parent / f".{name}.lock"):
+    with locked(directory.parent / f".{name}.lock", remove=True):
         server = load_postgres(name)
         if server is not None and server.is_running():
             return server
@@ -91,7 +91,7 @@ def start_postgres(name: str = "local", port: int | None = None) -> PostgresServ
 def stop_postgres(name: str = "local") -> bool:
     """Stop the server (fast shutdown, then signals) and delete its files."""
     directory = paths.postgres_server_dir(name)
-    with locked(directory.parent / f".{name}.lock"):
+    with locked(directory.parent / f".{name}.lock", remove=True):
         server = load_postgres(name)
         if server is None:
             if directory.exists():

@@ -117,15 +117,30 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 @contextlib.contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """Serialise launchers working on the same server (two terminals, two test runs)."""
+def locked(lock_path: Path, *, remove: bool = False) -> Iterator[None]:
+    """Serialise launchers working on the same server (two terminals, two test runs).
+
+    `remove`: delete the lock file on the way out (the server is gone), so no lock files
+    outlive their servers. A waiter that then wakes on the deleted file retries on the path.
+    """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
+    while True:
+        handle = open(lock_path, "a")  # noqa: SIM115 - held across the yield
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            current = os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        if remove:
+            lock_path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

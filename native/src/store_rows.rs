@@ -2,12 +2,20 @@
 //! Kafka items into merge rows, and merge rows into a binary COPY payload.
 //!
 //! `scan_batch` does what `consumers._apply._scan` does, taking only the common event: an
-//! upsert of a class whose resource and plan the batch already knows (the plan's
-//! first-round rows exist), for a key not yet in the batch, stamped in UTC. Every other
-//! event goes to the Python `add` it is given, which stays the reference: the first event
-//! of each plan, later events of a key (rounds), deletes, certificates, refusals.
+//! upsert of a class whose plan the batch already knows (the plan's first-round rows
+//! exist), for a key not yet in the batch, stamped in UTC. Every other event goes to the
+//! Python `add` it is given, which stays the reference: the first event of each plan, later
+//! events of a key (rounds), deletes, certificates, refusals.
 //! `copy_rows` encodes rows whose values all have a type it knows, else returns None
 //! (psycopg's `write_row` then encodes them).
+//!
+//! No attribute of a Python class is read here by name. The items and their positions are
+//! named tuples read by position (`SourcedEvent` = (event, position), `RejectedRecord` =
+//! (position, ...), `KafkaPosition` = (topic, partition, offset)), the scan's containers
+//! come as arguments, and a plan is asked for through `native_plan(event)`, which returns a
+//! `NativePlan` = (fields, refused, rows, seen) or None. `consumers._native_rows` documents
+//! the interface and `tests/consumers/test_native_rows.py` asserts the tuples' field order.
+//! Events are read through their pydantic fields (`__dict__`), as `avro.rs` does.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -21,6 +29,18 @@ use pyo3::types::{
 
 use crate::avro::instance_dict;
 
+/// Positions in the named tuples the scan reads (see the module's doc).
+const SOURCED_EVENT: usize = 0;
+const SOURCED_POSITION: usize = 1;
+const REJECTED_POSITION: usize = 0;
+const POSITION_TOPIC: usize = 0;
+const POSITION_PARTITION: usize = 1;
+const POSITION_OFFSET: usize = 2;
+const PLAN_FIELDS: usize = 0;
+const PLAN_REFUSED: usize = 1;
+const PLAN_ROWS: usize = 2;
+const PLAN_SEEN: usize = 3;
+
 /// A partition of the batch: its lowest offset and the next one.
 struct Partition<'py> {
     topic: Bound<'py, PyAny>,
@@ -29,16 +49,11 @@ struct Partition<'py> {
     next: i64,
 }
 
-/// What the native path needs of a plan (`consumers._apply._UpsertPlan`).
+/// A `NativePlan`, unpacked once per batch.
 struct Plan<'py> {
     fields: Vec<Bound<'py, PyString>>,
     refused: i64,
-    first_round: Bound<'py, PyList>,
-}
-
-/// A resource's plans and its kind's keys seen in the batch.
-struct Target<'py> {
-    plans: Bound<'py, PyDict>,
+    rows: Bound<'py, PyList>,
     seen: Bound<'py, PyDict>,
 }
 
@@ -82,67 +97,61 @@ fn push_hex(text: &mut String, value: u128) {
 /// The per-batch state of one `scan_batch` call.
 struct Scanner<'py> {
     py: Python<'py>,
-    rows: Bound<'py, PyAny>,
-    add: Bound<'py, PyAny>,
+    native_plan: Bound<'py, PyAny>,
     certificate: Bound<'py, PyAny>,
     utc: Bound<'py, PyAny>,
     stamp_end: String,
-    targets: HashMap<usize, Target<'py>>,
-    plans: HashMap<usize, Plan<'py>>,
+    /// Event class → {(department, changed fields): index in `plans`}.
+    plan_index: HashMap<usize, Bound<'py, PyDict>>,
+    plans: Vec<Plan<'py>>,
     applied: i64,
     refused: i64,
 }
 
 impl<'py> Scanner<'py> {
-    fn target(&mut self, event: &Bound<'py, PyAny>) -> PyResult<Option<&Target<'py>>> {
-        let class = event.get_type();
-        let id = class.as_ptr() as usize;
-        if !self.targets.contains_key(&id) {
-            if event.is_instance(&self.certificate)? {
-                return Ok(None); // its target depends on the licence type: Python's
-            }
-            let py = self.py;
-            let cache = self.rows.getattr(intern!(py, "targets"))?;
-            let key = PyTuple::new(py, [class.into_any(), py.None().into_bound(py)])?;
-            let found = cache.cast::<PyDict>()?.get_item(key)?;
-            let Some(found) = found.filter(|f| !f.is_none()) else {
-                return Ok(None); // not made yet, or no resource: Python's
-            };
-            let (rules, kind_rows): (Bound<'py, PyAny>, Bound<'py, PyAny>) = found.extract()?;
-            let plans = rules.getattr(intern!(py, "plans"))?.cast_into::<PyDict>()?;
-            let seen = kind_rows
-                .getattr(intern!(py, "seen"))?
-                .cast_into::<PyDict>()?;
-            self.targets.insert(id, Target { plans, seen });
-        }
-        Ok(self.targets.get(&id))
-    }
-
-    /// Caches what a plan needs; false if its first-round rows are not made yet.
-    fn cache_plan(&mut self, plan: &Bound<'py, PyAny>) -> PyResult<bool> {
+    /// The plan of an upsert by `department` changing `changed`, asked for once per batch;
+    /// None while Python has not made it (the event is then Python's).
+    fn plan(
+        &mut self,
+        event: &Bound<'py, PyAny>,
+        department: &Bound<'py, PyAny>,
+        changed: Bound<'py, PyAny>,
+    ) -> PyResult<Option<usize>> {
         let py = self.py;
-        let first_round = plan.getattr(intern!(py, "first_round"))?;
-        if first_round.is_none() {
-            return Ok(false); // the plan's first row: Python's
+        let class = event.get_type();
+        let by_class = match self.plan_index.get(&(class.as_ptr() as usize)) {
+            Some(found) => found.clone(),
+            None => {
+                let made = PyDict::new(py);
+                self.plan_index
+                    .insert(class.as_ptr() as usize, made.clone());
+                made
+            }
+        };
+        let key = PyTuple::new(py, [department.clone(), changed])?;
+        if let Some(index) = by_class.get_item(&key)? {
+            return Ok(Some(index.extract()?));
         }
-        let shape = plan.getattr(intern!(py, "shape"))?;
-        let fields = shape
-            .getattr(intern!(py, "fields"))?
+        let found = self.native_plan.call1((event,))?;
+        if found.is_none() {
+            return Ok(None); // not made yet, or no resource: Python's
+        }
+        let found = found.cast_into::<PyTuple>()?;
+        let fields = found
+            .get_item(PLAN_FIELDS)?
             .try_iter()?
             .map(|f| Ok(f?.cast_into::<PyString>()?))
             .collect::<PyResult<Vec<_>>>()?;
-        let refused: i64 = plan.getattr(intern!(py, "refused"))?.extract()?;
-        let first_round = first_round.cast_into::<PyList>()?;
-        // Keyed by the plan object, which lives as long as the batch's rules.
-        self.plans.insert(
-            plan.as_ptr() as usize,
-            Plan {
-                fields,
-                refused,
-                first_round,
-            },
-        );
-        Ok(true)
+        let plan = Plan {
+            fields,
+            refused: found.get_item(PLAN_REFUSED)?.extract()?,
+            rows: found.get_item(PLAN_ROWS)?.cast_into::<PyList>()?,
+            seen: found.get_item(PLAN_SEEN)?.cast_into::<PyDict>()?,
+        };
+        self.plans.push(plan);
+        let index = self.plans.len() - 1;
+        by_class.set_item(key, index)?;
+        Ok(Some(index))
     }
 
     /// The event as a merge row in its plan's first-round rows, or false (Python's).
@@ -182,22 +191,16 @@ impl<'py> Scanner<'py> {
         let Ok(department_text) = department.cast::<PyString>() else {
             return Ok(false);
         };
-        let Some(target) = self.target(event)? else {
+        if event.is_instance(&self.certificate)? {
+            return Ok(false); // its resource depends on the licence type: Python's
+        }
+        let Some(index) = self.plan(event, &department, changed)? else {
             return Ok(false);
         };
-        let (plans, seen) = (target.plans.clone(), target.seen.clone());
-        if seen.contains(&key)? {
+        let plan = &self.plans[index];
+        if plan.seen.contains(&key)? {
             return Ok(false); // a later event of the key: a later round, Python's
         }
-        let plan_key = PyTuple::new(py, [department.clone(), changed])?;
-        let Some(plan) = plans.get_item(plan_key)? else {
-            return Ok(false); // a new plan: Python's
-        };
-        let plan_id = plan.as_ptr() as usize;
-        if !self.plans.contains_key(&plan_id) && !self.cache_plan(&plan)? {
-            return Ok(false);
-        }
-        let plan = &self.plans[&plan_id];
         let data_fields = instance_dict(&data)?;
         let mut row: Vec<Bound<'py, PyAny>> = Vec::with_capacity(plan.fields.len() + 4);
         row.push(key.clone());
@@ -217,42 +220,43 @@ impl<'py> Scanner<'py> {
         row.push(sequence);
         row.push(PyString::new(py, &stamp).into_any());
         row.push(py.None().into_bound(py));
-        seen.set_item(&key, 1)?;
-        plan.first_round.append(PyList::new(py, row)?)?;
+        plan.seen.set_item(&key, 1)?;
+        plan.rows.append(PyList::new(py, row)?)?;
         self.applied += 1;
         self.refused += plan.refused;
         Ok(true)
     }
 }
 
-/// `consumers._apply._scan` over `items` into `scan` (a fresh `_Scan`): partitions'
-/// lowest and next offsets, the first event of each id, rejections, merge rows. Events it
-/// does not take go to `add` (`_Rows.add`). Returns the (applied, refused) counts of the
-/// events it took, which the caller adds to the rows' own.
+/// `consumers._apply._scan` over `items`: partitions' lowest and next offsets (into
+/// `lowest` and `next_offsets`), the first event of each id (into `events`, by
+/// `event_id.int`), rejections (into `rejected`), merge rows. Events it does not take go
+/// to `add` (`_Rows.add`). Returns the (applied, refused) counts of the events it took,
+/// which the caller adds to the rows' own, and how many events repeated an earlier id.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 pub fn scan_batch<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,
-    scan: &Bound<'py, PyAny>,
     sourced_event: &Bound<'py, PyAny>,
     certificate: &Bound<'py, PyAny>,
     utc: &Bound<'py, PyAny>,
-) -> PyResult<(i64, i64)> {
-    let rows = scan.getattr(intern!(py, "rows"))?;
-    let events = scan.getattr(intern!(py, "events"))?.cast_into::<PyDict>()?;
-    let rejected = scan
-        .getattr(intern!(py, "rejected"))?
-        .cast_into::<PyList>()?;
-    let stamp_end: String = rows.getattr(intern!(py, "stamp_end"))?.extract()?;
+    events: &Bound<'py, PyDict>,
+    rejected: &Bound<'py, PyList>,
+    lowest: &Bound<'py, PyDict>,
+    next_offsets: &Bound<'py, PyDict>,
+    stamp_end: String,
+    native_plan: &Bound<'py, PyAny>,
+    add: &Bound<'py, PyAny>,
+) -> PyResult<(i64, i64, usize)> {
     let mut scanner = Scanner {
         py,
-        add: rows.getattr(intern!(py, "add"))?,
-        rows,
+        native_plan: native_plan.clone(),
         certificate: certificate.clone(),
         utc: utc.clone(),
         stamp_end,
-        targets: HashMap::new(),
-        plans: HashMap::new(),
+        plan_index: HashMap::new(),
+        plans: Vec::new(),
         applied: 0,
         refused: 0,
     };
@@ -261,10 +265,17 @@ pub fn scan_batch<'py>(
     for item in items.try_iter()? {
         let item = item?;
         count += 1;
-        let position = item.getattr(intern!(py, "position"))?;
-        let topic = position.getattr(intern!(py, "topic"))?;
-        let partition = position.getattr(intern!(py, "partition"))?;
-        let offset: i64 = position.getattr(intern!(py, "offset"))?.extract()?;
+        let sourced = item.is_instance(sourced_event)?;
+        let tuple = item.cast::<PyTuple>()?;
+        let position = tuple.get_item(if sourced {
+            SOURCED_POSITION
+        } else {
+            REJECTED_POSITION
+        })?;
+        let position = position.cast::<PyTuple>()?;
+        let topic = position.get_item(POSITION_TOPIC)?;
+        let partition = position.get_item(POSITION_PARTITION)?;
+        let offset: i64 = position.get_item(POSITION_OFFSET)?.extract()?;
         let mut found = None;
         for (i, p) in partitions.iter().enumerate() {
             if (p.topic.is(&topic) || p.topic.eq(&topic)?) && p.partition.eq(&partition)? {
@@ -285,11 +296,11 @@ pub fn scan_batch<'py>(
                 next: offset + 1,
             }),
         }
-        if !item.is_instance(sourced_event)? {
+        if !sourced {
             rejected.append(item)?;
             continue;
         }
-        let event = item.getattr(intern!(py, "event"))?;
+        let event = tuple.get_item(SOURCED_EVENT)?;
         // Read once from the model's `__dict__` (the attribute, as pydantic keeps it).
         let fields = instance_dict(&event)?;
         let event_id = match fields.get_item(intern!(py, "event_id"))? {
@@ -302,13 +313,9 @@ pub fn scan_batch<'py>(
         }
         events.set_item(&id, &event)?;
         if !scanner.add(&event, &fields, &id)? {
-            scanner.add.call1((event,))?;
+            add.call1((event,))?;
         }
     }
-    let lowest = scan.getattr(intern!(py, "lowest"))?.cast_into::<PyDict>()?;
-    let next_offsets = scan
-        .getattr(intern!(py, "next_offsets"))?
-        .cast_into::<PyDict>()?;
     for p in partitions {
         let tp = PyTuple::new(py, [p.topic, p.partition])?;
         // Python's rule: next offset at least 1 past 0 (`offset >= next.get(tp, 0)`).
@@ -316,8 +323,7 @@ pub fn scan_batch<'py>(
         lowest.set_item(tp, p.lowest)?;
     }
     let repeats = count - rejected.len() - events.len();
-    scan.setattr(intern!(py, "repeats"), repeats)?;
-    Ok((scanner.applied, scanner.refused))
+    Ok((scanner.applied, scanner.refused, repeats))
 }
 
 /// Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.

@@ -7,6 +7,7 @@ import pytest
 
 from govbus import Catalog, Contract, Settings, load_contract
 from govbus.consumers import Store, open_store
+from govbus.consumers.testing import Refusing, refuse_in_store
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,24 @@ def store(store_url: str) -> Iterator[Store]:
     opened = open_store(store_url)
     yield opened
     opened.close()
+
+
+REFUSAL_RULES = [
+    "sqlite-trigger",
+    "sqlite-too-big",
+    pytest.param("postgresql-nul", marks=pytest.mark.postgres),
+    pytest.param("postgresql-check", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=REFUSAL_RULES)
+def refusing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Refusing]:
+    backend, rule = request.param.split("-", 1)
+    url = (
+        f"sqlite:///{tmp_path / 'base.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_database")
+    )
+    store = open_store(url)
+    yield Refusing(store, refuse_in_store(store, rule), rule)
+    store.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from govbus import Catalog, ChangeEvent, EntityKind, PersonChanged
+from govbus import Catalog, ChangeEvent, EntityKind, ErrorCode, GovbusError, PersonChanged
 from govbus.consumers import (
     BatchResult,
     KafkaPosition,
@@ -23,6 +23,7 @@ from govbus.consumers import (
 )
 from govbus.consumers._certificates import Validity, certificate_validity
 from govbus.consumers._store import StoreConflict
+from govbus.consumers._store_retry import StoreRetry
 from govbus.consumers.testing import (
     BUSINESS_LICENCE,
     MARRIAGE,
@@ -342,9 +343,9 @@ class ConflictingStore:
         return getattr(self.store, name)
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, native: bool = True) -> Iterator[Any]:
         self.transactions += 1
-        with self.store.transaction() as tx:
+        with self.store.transaction(native=native) as tx:
             yield tx
             if self.conflicts:
                 self.conflicts -= 1
@@ -369,13 +370,15 @@ def test_a_batch_that_keeps_losing_raises_and_commits_nothing(
     store: Store, catalog: Catalog
 ) -> None:
     flaky = ConflictingStore(store, conflicts=99)
-    with pytest.raises(StoreConflict):
+    with pytest.raises(GovbusError) as caught:
         apply_batch(  # type: ignore[arg-type]
             flaky,
             Feed().items(person(citizen_id(1), 1, name="x")),
             catalog=catalog,
             group="test",
-            attempts=2,
+            retry=StoreRetry(max_attempts=2, first_delay=0.001),
         )
+    assert caught.value.code is ErrorCode.STORE_UNAVAILABLE
+    assert "StoreConflict" in caught.value.message and flaky.transactions == 2
     assert store.processed_count() == 0
     assert store.record(EntityKind.PERSON, citizen_id(1)) is None

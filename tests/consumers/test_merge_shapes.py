@@ -116,7 +116,6 @@ def test_shapes_generic_and_rounds_equal_one_by_one(
     from govbus.consumers import _postgres_store, _sqlite_store
 
     # Both row builders (`govbus.consumers._native_rows` and the Python loop) against the model.
-    monkeypatch.setenv("GOVBUS_NATIVE", "1" if native else "0")
     monkeypatch.setattr(_sqlite_store, "_SHAPED_FROM", shaped_from)
     monkeypatch.setattr(_postgres_store, "_SHAPED_FROM", shaped_from)
     monkeypatch.setattr(_postgres_store, "_COPY_FROM", copy_from)
@@ -132,7 +131,8 @@ def test_shapes_generic_and_rounds_equal_one_by_one(
     start, i = 0, 0
     while start < len(items):
         size = cuts[i % len(cuts)]
-        result = apply_batch(store, items[start : start + size], catalog=catalog, group="t")
+        batch = items[start : start + size]
+        result = apply_batch(store, batch, catalog=catalog, group="t", native=native)
         stale += result.stale_fields
         duplicates += result.duplicate_events
         start, i = start + size, i + 1

@@ -17,10 +17,10 @@ from psycopg._copy_base import format_row_binary
 from govbus import Catalog, ChangeEvent, LegalEntityChanged, PersonChanged
 from govbus.consumers import KafkaPosition, SourcedEvent, _apply
 from govbus.consumers._apply import RejectedRecord, _Scan, _scan
-from govbus.consumers._native_rows import copy_rows, native_rows_on
+from govbus.consumers._native_rows import NativePlan, copy_rows, native_rows_built
 from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, legal_entity, person, uscc
 
-pytestmark = pytest.mark.skipif(not native_rows_on(), reason="native store rows not built or off")
+pytestmark = pytest.mark.skipif(not native_rows_built(), reason="native store rows not built")
 
 
 def _mixed_events(rng: random.Random) -> list[ChangeEvent[Any]]:
@@ -131,12 +131,11 @@ def test_native_scan_equals_python_scan(
         python_add(rows, event)
 
     monkeypatch.setattr(_apply._Rows, "add", add)
-    scanned = _scan(items, catalog, now)
+    scanned = _scan(items, catalog, now, native=True)
     native = _dump(scanned)
     assert 0 < len(handed_back) < len(scanned.events)  # both loops took some
     monkeypatch.setattr(_apply._Rows, "add", python_add)
-    monkeypatch.setenv("GOVBUS_NATIVE", "0")
-    python = _dump(_scan(items, catalog, now))
+    python = _dump(_scan(items, catalog, now, native=False))
     assert native == python
 
 
@@ -156,9 +155,23 @@ def test_native_scan_takes_the_common_upsert(
         SourcedEvent(person(citizen_id(i), 1, name=f"n{i}"), KafkaPosition("t", 0, i))
         for i in range(100)
     ]
-    scanned = _scan(items, catalog, datetime.now(UTC))
+    scanned = _scan(items, catalog, datetime.now(UTC), native=True)
     assert handed_back == [items[0].event]
     assert scanned.rows.applied_events == 100
+
+
+def test_the_tuples_the_native_scan_reads_by_position_keep_their_order() -> None:
+    # `native/src/store_rows.rs` reads these by index (its SOURCED_*, POSITION_*, PLAN_*).
+    assert KafkaPosition._fields == ("topic", "partition", "offset")
+    assert SourcedEvent._fields[:2] == ("event", "position")
+    assert RejectedRecord._fields[0] == "position"
+    assert NativePlan._fields == ("fields", "refused", "rows", "seen")
+
+
+def test_copy_rows_stay_off_when_switched_off() -> None:
+    rows: list[list[Any]] = [["k", 1]]
+    assert copy_rows(rows, ["text", "bigint"], native=False) is None
+    assert copy_rows(rows, ["text", "bigint"], native=True) is not None
 
 
 TYPES = ["text", "text", "date", "bigint", "text", "boolean", "timestamptz"]
@@ -182,8 +195,8 @@ def test_copy_rows_equal_psycopgs() -> None:
         ["k", "", date(1, 1, 1), -(2**63), "x" * 300, False, datetime(1969, 12, 31, tzinfo=UTC)],
         ["k2", "é\u4e2d😀", date(9999, 12, 31), 2**63 - 1, "s", True, at + timedelta(days=9000)],
     ]
-    assert copy_rows(rows, TYPES) == _psycopg_stream(rows, TYPES)
-    assert copy_rows([], TYPES) == _psycopg_stream([], TYPES)
+    assert copy_rows(rows, TYPES, native=True) == _psycopg_stream(rows, TYPES)
+    assert copy_rows([], TYPES, native=True) == _psycopg_stream([], TYPES)
 
 
 @pytest.mark.parametrize(
@@ -202,4 +215,4 @@ def test_copy_rows_equal_psycopgs() -> None:
     ],
 )
 def test_copy_rows_leave_what_they_do_not_know_to_psycopg(types: list[str], row: list[Any]) -> None:
-    assert copy_rows([row], types) is None
+    assert copy_rows([row], types, native=True) is None

@@ -309,6 +309,13 @@ def reaper() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(10)
 
 
+def wait_for_line(log: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (log.read_text(errors="replace") if log.exists() else ""):
+        assert time.monotonic() < deadline, f"no {text!r} in {log} within {timeout} s"
+        time.sleep(0.2)
+
+
 def finish(settings: Settings, store_url: str, prefix: str, log: Path, *extra: str) -> None:
     final = start_sync(
         settings, store_url, prefix, log, "--until-idle", "--max-idle-seconds", "3", *extra
@@ -366,7 +373,8 @@ def test_two_instances_and_a_third_joining_and_leaving(
         time.sleep(4)
         third = start_sync(settings, pg_database, prefix, logs[2])
         reaper.append(third)
-        time.sleep(5)
+        # Leave once it has joined (process start-up alone can take seconds on a busy CI).
+        wait_for_line(logs[2], "partitions assigned", 90)
         third.send_signal(signal.SIGTERM)  # leaves mid-stream: revoke applies its batch
         assert third.wait(60) == 0, logs[2].read_text()[-3000:]
     time.sleep(2)

@@ -4,19 +4,16 @@ and refuse what they refuse (the same error codes through `Contract.decode`)."""
 import io
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from govbus import (
     EVENT_TYPES,
-    CertificateChanged,
-    CertificateData,
     ChangeEvent,
     Contract,
     ErrorCode,
@@ -32,60 +29,9 @@ from govbus import (
 )
 from govbus._avro_reader import compile_reader
 from govbus._event_builder import compile_builder
+from tests.event_corpus import CITIZEN_ID, EVENTS, LICENCE, event_id
 
 SCHEMAS = SchemaRepository(Path(__file__).parents[2] / "schemas" / "avro")
-WHEN = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=8)))
-ID = "11010519491231002X"
-
-EVENTS: list[ChangeEvent[Any]] = [
-    PersonChanged.upsert(
-        department="PSB",
-        key=ID,
-        sequence=(1 << 62) + 3,
-        occurred_at=WHEN,
-        data=PersonData(name="张三" * 40, sex="1", birth_date=date(1949, 12, 31), phone=None),
-    ),
-    PersonChanged.upsert(
-        department="PSB",
-        key=ID,
-        sequence=0,
-        occurred_at=datetime(1960, 1, 1, tzinfo=UTC),
-        data=PersonData(death_date=date(1969, 7, 20)),
-    ),
-    PersonChanged.delete(department="PSB", key=ID, sequence=64),
-    LegalEntityChanged.upsert(
-        department="AMR",
-        key="91110000600037341L",
-        sequence=127,
-        data=LegalEntityData(
-            name="某某有限公司",
-            registered_capital=Decimal("-12345678901234.56"),
-            establishment_date=date(2001, 1, 1),
-            status="active",
-        ),
-    ),
-    LegalEntityChanged.upsert(
-        department="TAX",
-        key="91110000600037341L",
-        sequence=128,
-        data=LegalEntityData(registered_capital=Decimal("0.10"), tax_credit_rating="A"),
-    ),
-    CertificateChanged.upsert(
-        department="AMR",
-        key="L001:京食123",
-        sequence=5,
-        event_id=uuid.UUID(int=7),
-        data=CertificateData(
-            licence_type_code="L001",
-            attributes={"经营项目": "预包装食品" * 20, "x": ""},
-            valid_to=date(2030, 12, 31),
-            status="valid",
-        ),
-    ),
-    CertificateChanged.upsert(
-        department="AMR", key="L001:1", sequence=6, data=CertificateData(attributes={})
-    ),
-]
 
 
 def fastavro_read(payload: bytes, writer: Any, reader: Any) -> Any:
@@ -105,7 +51,7 @@ def avro_record(event: ChangeEvent[Any], fields: list[str]) -> dict[str, Any]:
     return record
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=lambda e: f"{e.schema_name}-{e.source_sequence}")
+@pytest.mark.parametrize("event", EVENTS, ids=event_id)
 def test_change_events_read_as_fastavro_reads_them(event: ChangeEvent[Any]) -> None:
     versions = SCHEMAS.versions(event.schema_name)
     reader = versions[-1].parsed
@@ -206,7 +152,7 @@ def test_bad_bodies_raise(schema: Any, payload: bytes, error: type[Exception]) -
 
 def test_every_truncation_of_a_change_event_raises() -> None:
     parsed = SCHEMAS.latest("certificate_changed").parsed
-    payload = fastavro_bytes(parsed, EVENTS[5].to_avro())
+    payload = fastavro_bytes(parsed, LICENCE.to_avro())
     read = compile_reader(parsed)
     assert read is not None
     for end in range(len(payload)):
@@ -270,7 +216,7 @@ def topic_of(contract: Contract, event: ChangeEvent[Any]) -> str:
     return next(r.topic for r in contract.catalog.resources if r.entity is event.entity)
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=lambda e: f"{e.schema_name}-{e.source_sequence}")
+@pytest.mark.parametrize("event", EVENTS, ids=event_id)
 def test_decoded_events_equal_the_validated_ones(
     contract: Contract, event: ChangeEvent[Any]
 ) -> None:
@@ -286,6 +232,29 @@ def test_decoded_events_equal_the_validated_ones(
             assert decoded.data.model_fields_set == set(type(event.data).model_fields)
 
 
+def _slots(model: BaseModel) -> dict[str, Any]:
+    return {slot: getattr(model, slot) for slot in BaseModel.__slots__}
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=event_id)
+def test_built_events_hold_what_model_construct_gives(event: ChangeEvent[Any]) -> None:
+    """The builder sets pydantic's slots itself (see `govbus._event_builder`): every slot
+    `BaseModel` declares, today's or a later pydantic's, must equal `model_construct`'s."""
+    reader = SCHEMAS.latest(event.schema_name).parsed
+    build = compile_builder(type(event), reader)
+    assert build is not None
+    record = fastavro_read(fastavro_bytes(reader, event.to_avro()), reader, reader)
+    built = build(record)
+    data = None
+    if event.data is not None:
+        data = type(event.data).model_construct(**record["data"])
+        assert built.data is not None
+        assert _slots(built.data) == _slots(data)
+    fields = {**record, "event_id": uuid.UUID(record["event_id"]), "data": data}
+    fields["changed_fields"] = tuple(record["changed_fields"])
+    assert _slots(built) == _slots(type(event).model_construct(**fields))
+
+
 def _bad(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
     data = changes.pop("data", None)
     out = {**record, **changes}
@@ -295,7 +264,7 @@ def _bad(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 PERSON = PersonChanged.upsert(
-    department="PSB", key=ID, sequence=1, data=PersonData(name="张三", sex="1")
+    department="PSB", key=CITIZEN_ID, sequence=1, data=PersonData(name="张三", sex="1")
 )
 COMPANY = LegalEntityChanged.upsert(
     department="AMR",
@@ -376,3 +345,12 @@ def test_older_writer_versions_resolve(contract: Contract) -> None:
 def test_every_event_type_has_a_builder() -> None:
     for event_cls in EVENT_TYPES.values():
         assert compile_builder(event_cls, SCHEMAS.latest(event_cls.schema_name).parsed)
+
+
+def test_a_pydantic_with_other_slots_gets_no_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from govbus import _event_builder
+
+    later = (*BaseModel.__slots__, "__pydantic_later__")
+    monkeypatch.setattr(_event_builder, "_PYDANTIC_SLOTS", later)
+    reader = SCHEMAS.latest("person_changed").parsed
+    assert compile_builder(PersonChanged, reader) is None

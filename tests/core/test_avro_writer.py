@@ -1,9 +1,6 @@
 """The compiled Avro writers write exactly fastavro's bytes, and refuse what it refuses."""
 
 import io
-import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +8,14 @@ import fastavro
 import pytest
 
 from govbus import (
-    CertificateChanged,
-    CertificateData,
     ChangeEvent,
-    LegalEntityChanged,
-    LegalEntityData,
-    PersonChanged,
-    PersonData,
     SchemaRepository,
 )
 from govbus._avro_writer import compile_writer
 from govbus._contract import data_record_name
+from tests.event_corpus import EVENTS, event_id
 
 SCHEMAS = SchemaRepository(Path(__file__).parents[2] / "schemas" / "avro")
-WHEN = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=8)))
 
 
 def fastavro_bytes(schema: Any, record: dict[str, Any]) -> bytes:
@@ -41,58 +32,7 @@ def compiled_bytes(schema: Any, record: dict[str, Any]) -> bytes:
     return bytes(out)
 
 
-EVENTS: list[ChangeEvent[Any]] = [
-    PersonChanged.upsert(
-        department="PSB",
-        key="11010519491231002X",
-        sequence=(1 << 62) + 3,
-        occurred_at=WHEN,
-        data=PersonData(name="张三" * 40, sex="1", birth_date=date(1949, 12, 31), phone=None),
-    ),
-    PersonChanged.upsert(
-        department="PSB",
-        key="11010519491231002X",
-        sequence=0,
-        occurred_at=datetime(1960, 1, 1, tzinfo=UTC),
-        data=PersonData(death_date=date(1969, 7, 20)),
-    ),
-    PersonChanged.delete(department="PSB", key="11010519491231002X", sequence=64),
-    LegalEntityChanged.upsert(
-        department="SAMR",
-        key="91110000600037341L",
-        sequence=127,
-        data=LegalEntityData(
-            name="某某有限公司",
-            registered_capital=Decimal("-12345678901234.56"),
-            establishment_date=date(2001, 1, 1),
-            status="active",
-        ),
-    ),
-    LegalEntityChanged.upsert(
-        department="SAMR",
-        key="91110000600037341L",
-        sequence=128,
-        data=LegalEntityData(registered_capital=Decimal("0.10"), tax_credit_rating="A"),
-    ),
-    CertificateChanged.upsert(
-        department="SAMR",
-        key="L001:京食123",
-        sequence=5,
-        event_id=uuid.UUID(int=7),
-        data=CertificateData(
-            licence_type_code="L001",
-            attributes={"经营项目": "预包装食品" * 20, "x": ""},
-            valid_to=date(2030, 12, 31),
-            status="valid",
-        ),
-    ),
-    CertificateChanged.upsert(
-        department="SAMR", key="L001:1", sequence=6, data=CertificateData(attributes={})
-    ),
-]
-
-
-@pytest.mark.parametrize("event", EVENTS, ids=lambda e: f"{e.schema_name}-{e.source_sequence}")
+@pytest.mark.parametrize("event", EVENTS, ids=event_id)
 def test_change_events_encode_to_fastavro_bytes(event: ChangeEvent[Any]) -> None:
     for version in SCHEMAS.versions(event.schema_name):
         if event.data is not None and not set(event.changed_fields) <= set(

@@ -5,7 +5,6 @@ for the model's Avro dict, for every schema version, for any event pydantic acce
 """
 
 import io
-import os
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -27,6 +26,7 @@ from govbus import (
     PersonChanged,
     PersonData,
     SchemaRepository,
+    Settings,
 )
 from govbus._contract import data_record_name
 from govbus._identifiers import pseudonymize
@@ -36,14 +36,13 @@ from govbus._schemas import SchemaVersion
 SCHEMAS = SchemaRepository(Path(__file__).parents[2] / "schemas" / "avro")
 HEADER = b"\x00\x00\x00\x00\x07"
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("GOVBUS_NATIVE") == "0", reason="native paths switched off"
-)
+pytestmark = pytest.mark.skipif(not Settings().native, reason="native paths switched off")
 
 
 def test_the_native_module_is_built() -> None:
     # `make setup` builds it; a missing build would silently fall back to Python.
-    assert native_available()
+    assert native_available(Settings())
+    assert not native_available(Settings(native=False))
 
 
 def fastavro_bytes(version: SchemaVersion, event: ChangeEvent[Any]) -> bytes:

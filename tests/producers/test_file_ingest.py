@@ -109,10 +109,41 @@ def test_cli_prints_a_summary_without_personal_values(tmp_path: Path, kafka: Kaf
         timeout=120,
     )
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    assert result.returncode == 1, output  # some lines were refused: partly done
     assert "published: 2" in output
     assert "rejected: 4" in output
     assert "NOT_AUTHORITATIVE: 1" in output
     assert str(path) + ".rejects.jsonl" in output
     for value in (CITIZEN_ID, BAD_ID, "张三", "李四"):
         assert value not in output
+
+
+def test_a_rejected_line_lists_every_problem_it_has(tmp_path: Path, contract: Contract) -> None:
+    path = tmp_path / "people.jsonl"
+    lines = [
+        # A bad identity number, and two fields civil affairs is not the source of.
+        {"entity_key": BAD_ID, "source_sequence": 1, "name": "李四", "sex": "1"},
+        # A schema problem (no such sex code), and a field that is not civil affairs'.
+        {"entity_key": BAD_ID, "source_sequence": 2, "sex": "7", "marital_status": "20"},
+        {"entity_key": CITIZEN_ID, "source_sequence": 3, "marital_status": "20"},  # fine
+    ]
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    publisher = Publisher("CAB", Settings(), contract=contract, producer=InMemoryProducer())
+    rejects = tmp_path / "rejects.jsonl"
+    summary = ingest_file(path, publisher, contract.catalog.resource("BR-PERSON"), rejects)
+    assert summary.published == 1 and summary.rejected == 2
+    first, second = (json.loads(x) for x in rejects.read_text().splitlines())
+    assert [(p["code"], p.get("field")) for p in first["problems"]] == [
+        ("INVALID_IDENTIFIER", "entity_key"),
+        ("NOT_AUTHORITATIVE", "name"),
+        ("NOT_AUTHORITATIVE", "sex"),
+    ]
+    assert first["code"] == "INVALID_IDENTIFIER"  # the first, as counted in the summary
+    assert "sourced from PSB" in first["message"] and "normal form" not in first["message"]
+    assert [(p["code"], p.get("field")) for p in second["problems"]] == [
+        ("SCHEMA_MISMATCH", "sex"),
+        ("INVALID_IDENTIFIER", "entity_key"),
+        ("NOT_AUTHORITATIVE", "sex"),
+    ]
+    for entry in (first, second):  # the messages name fields, never the values
+        assert BAD_ID not in entry["message"] and "李四" not in entry["message"]

@@ -1,7 +1,8 @@
 """Outbox relay on PostgreSQL with the real broker.
 
-- SIGKILL between the broker's ack and mark-sent: every row reaches Kafka at least once,
-  in order per aggregate, duplicates keep their event id (checked against the rows written).
+- SIGKILL between the broker's ack and mark-sent (held there by a table lock the test takes):
+  every row reaches Kafka at least once, in order per aggregate, duplicates keep their event
+  id (checked against the rows written).
 - Two relays side by side never reorder an aggregate.
 """
 
@@ -32,7 +33,7 @@ from govbus import (
 )
 from govbus.producers import Publisher, create_outbox_table, write_outbox_event
 from govbus.producers._outbox_store import PostgresOutbox
-from govbus.producers._relay import PAUSE_AFTER_ACK_ENV, run_relay
+from govbus.producers._relay import run_relay
 from govbus.testing import KafkaEndpoint
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -142,26 +143,60 @@ def unsent(dsn: str) -> int:
     return int(row[0])
 
 
+def produced_since(kafka: KafkaEndpoint, start: list[TopicPartition]) -> int:
+    begin = {tp.partition: tp.offset for tp in start}
+    return sum(tp.offset - begin.get(tp.partition, 0) for tp in end_offsets(kafka))
+
+
+def relay_backends(monitor: psycopg.Connection, exclude: set[int]) -> set[int]:
+    rows = monitor.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    ).fetchall()
+    return {pid for (pid,) in rows} - exclude
+
+
+def marking_blocked(monitor: psycopg.Connection) -> bool:
+    row = monitor.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE govbus_outbox SET sent_at%'"
+    ).fetchone()
+    return row is not None and row[0] > 0
+
+
 def test_relay_killed_between_ack_and_mark_delivers_at_least_once_in_order(
-    kafka: KafkaEndpoint, pg_database: str, contract: Contract, tmp_path: Path
+    kafka: KafkaEndpoint, pg_database: str, contract: Contract
 ) -> None:
     ensure_topics(kafka.client_config(), [TOPIC])
     start = end_offsets(kafka)
     written = write_events(pg_database, aggregates=4, per_aggregate=30)
     env = os.environ | {"GOVBUS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
-    marker = tmp_path / "acked-not-marked"
 
-    crashing = subprocess.Popen(
-        relay_command(pg_database), env=env | {PAUSE_AFTER_ACK_ENV: str(marker)}
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert crashing.poll() is None, "relay exited before reaching the pause"
-        assert time.monotonic() < deadline, "relay never reached the pause"
-        time.sleep(0.05)
-    crashing.send_signal(signal.SIGKILL)
-    assert crashing.wait(10) == -signal.SIGKILL
-    assert unsent(pg_database) == len(written)  # acked by the broker, never marked
+    # The fault, from the database's side: a SHARE lock lets the relay claim rows (FOR
+    # UPDATE takes ROW SHARE) but not mark them sent (UPDATE waits), so it hangs after the
+    # broker acknowledged its batches. The pipelined relay claims and produces the second
+    # batch of 40 while the first one's marks wait, then waits itself.
+    with (
+        psycopg.connect(pg_database, autocommit=True) as monitor,
+        psycopg.connect(pg_database) as blocker,
+    ):
+        blocker.execute("LOCK TABLE govbus_outbox IN SHARE MODE")
+        ours = {monitor.info.backend_pid, blocker.info.backend_pid}
+        crashing = subprocess.Popen(relay_command(pg_database), env=env)
+        deadline = time.monotonic() + 60
+        while not (marking_blocked(monitor) and produced_since(kafka, start) >= 80):
+            assert crashing.poll() is None, "relay exited before its marks were blocked"
+            assert time.monotonic() < deadline, "relay never got to mark its acked batches"
+            time.sleep(0.1)
+        backends = relay_backends(monitor, ours)
+        crashing.send_signal(signal.SIGKILL)
+        assert crashing.wait(10) == -signal.SIGKILL
+        blocker.rollback()  # the killed relay's sessions end, their transactions roll back
+        while relay_backends(monitor, ours) & backends:
+            assert time.monotonic() < deadline, "the killed relay's sessions linger"
+            time.sleep(0.05)
+    assert produced_since(kafka, start) == 80  # acked by the broker, never marked
+    assert unsent(pg_database) == len(written)
 
     finished = subprocess.run(
         [*relay_command(pg_database), "--until-empty"], env=env, timeout=120, check=True
@@ -176,7 +211,7 @@ def test_relay_killed_between_ack_and_mark_delivers_at_least_once_in_order(
     for key, ids in expected.items():
         assert first_occurrences(got[key]) == ids  # every event, in order
     duplicates = len(delivered) - len(written)
-    assert duplicates == 40  # the first batch, sent again after the crash
+    assert duplicates == 80  # the first two batches, sent again after the crash
 
 
 def test_two_relays_side_by_side_keep_each_aggregate_in_order(

@@ -3,6 +3,7 @@
 The public API is re-exported here; implementation lives in private modules.
 """
 
+from govbus._address_codes import address_code_spans
 from govbus._catalog import (
     Catalog,
     Department,
@@ -46,9 +47,9 @@ from govbus._gc import cyclic_gc_paused
 from govbus._identifiers import (
     is_valid_citizen_id,
     is_valid_uscc,
-    known_birth_place,
     mask,
     pseudonymize,
+    today_in_china,
     uscc_check_character,
     validate_citizen_id,
     validate_uscc,
@@ -87,6 +88,7 @@ from govbus._serde import (
 )
 from govbus._settings import SettingOrigin, Settings, env_name, get_settings
 from govbus._sharing import Disclosure, DisclosureKind, field_disclosure
+from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
 from govbus._urls import redact_url
 from govbus._validation import (
@@ -132,6 +134,7 @@ __all__ = [
     "SettingOrigin",
     "Settings",
     "SharingType",
+    "address_code_spans",
     "admin_config",
     "catalog_topics",
     "certificate_key",
@@ -139,6 +142,7 @@ __all__ = [
     "check_cloudevent_headers",
     "check_compatibility",
     "check_identifiers",
+    "check_storable_text",
     "checkout_root",
     "client_config",
     "cloudevent_headers",
@@ -159,7 +163,6 @@ __all__ = [
     "is_valid_citizen_id",
     "is_valid_uscc",
     "kafka_logger",
-    "known_birth_place",
     "load_catalog",
     "load_contract",
     "local_env_target",
@@ -179,6 +182,8 @@ __all__ = [
     "resource_for_event",
     "schema_mismatch",
     "scrub_text",
+    "today_in_china",
+    "unstorable_part",
     "uscc_check_character",
     "validate_citizen_id",
     "validate_event",

@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     DELIVERY_FAILED = "DELIVERY_FAILED"
     REGISTRY_ERROR = "REGISTRY_ERROR"
     TOPIC_REPLACED = "TOPIC_REPLACED"
+    UNSTORABLE_TEXT = "UNSTORABLE_TEXT"
     # The command line and its settings.
     USAGE = "USAGE"
     INVALID_SETTING = "INVALID_SETTING"
@@ -93,12 +94,23 @@ def error_location(loc: Sequence[int | str]) -> str:
 
 
 def schema_mismatch(exc: Exception, what: str) -> GovbusError:
-    """A pydantic ValidationError as SCHEMA_MISMATCH, naming fields but never input values."""
+    """A pydantic ValidationError as SCHEMA_MISMATCH, naming fields but never input values.
+
+    A str pydantic cannot read as Unicode (a lone surrogate, in a constrained field) is
+    UNSTORABLE_TEXT, the code the same text gets in any other field.
+    """
     errors = getattr(exc, "errors", None)
     problems: list[str] = []
     if callable(errors):
         for err in errors(include_input=False, include_url=False):
             loc = error_location(err["loc"]) or what
+            if err["type"] == "string_unicode":
+                return GovbusError(
+                    ErrorCode.UNSTORABLE_TEXT,
+                    f"{loc} holds a lone surrogate (U+D800 to U+DFFF), which the base "
+                    "store's text cannot hold",
+                    field=loc,
+                )
             problems.append(f"{loc}: {err['msg']}")
     else:
         problems.append(type(exc).__name__)

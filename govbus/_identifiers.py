@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 
+from govbus._address_codes import address_code_spans
 from govbus._errors import ErrorCode, GovbusError
 
 # GB 32100-2015 alphabet: digits and capitals without I, O, Z, S, V.
@@ -49,40 +49,48 @@ def validate_uscc(code: str, *, field: str = "uscc") -> str:
 
 
 def is_valid_citizen_id(number: str) -> bool:
-    """Same verdict as `stdnum.cn.ric.validate`, about 20x faster on compact numbers.
+    """GB 11643: the check character is right, the birth date is a real date and not in
+    the future, and the address code was in force at some time between the birth year
+    and today (the county where the number was issued may be newer than the birth)."""
+    birth = _recent_citizen_id_birth(number)
+    if birth is None:
+        return False
+    ordinal, first_year = birth
+    today = today_in_china()
+    return ordinal <= today.toordinal() and first_year <= today.year
 
-    stdnum's birth-place lookup dominates its cost (~150 us); it depends only on the area
-    code and the birth year, so that part is cached on (area code, year).
-    """
+
+def _citizen_id_birth(number: str) -> tuple[int, int] | None:
+    """What does not depend on today: None if the check character, the birth date or the
+    address code is wrong, else (birth date ordinal, the code's first year in force)."""
     if len(number) != 18 or not (number[:17].isascii() and number[:17].isdigit()):
-        try:  # separators or other oddities: let stdnum decide
-            ric.validate(number)
-        except ValidationError:
-            return False
-        return True
+        number = ric.compact(number)  # the forms stdnum accepts: surrounding spaces, ...
+        if len(number) != 18 or not (number[:17].isascii() and number[:17].isdigit()):
+            return None
     if number[17].upper() != ric.calc_check_digit(number):
-        return False
+        return None
     try:
-        year = date(int(number[6:10]), int(number[10:12]), int(number[12:14])).year
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        return False
-    return known_birth_place(number[:6], year)
+        return None
+    span = address_code_spans().get(int(number[:6]))
+    if span is None or span[1] < born.year:  # unknown, or retired before the birth year
+        return None
+    return born.toordinal(), span[0]
 
 
-@lru_cache(maxsize=65_536)
-def known_birth_place(area_code: str, year: int) -> bool:
-    """Whether stdnum knows the six-digit area code as a birth place in that year."""
-    try:
-        ric.get_birth_place(f"{area_code}{year:04d}0101000")
-    except ValidationError:
-        return False
-    return True
+_CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def today_in_china() -> date:
+    """Today's date in China Standard Time, the calendar of GB 11643 birth dates."""
+    return datetime.now(_CHINA_STANDARD_TIME).date()
 
 
 def validate_citizen_id(number: str, *, field: str = "id_number") -> str:
     """Return the normalised identity number or raise INVALID_IDENTIFIER naming `field`."""
     normalised = number.strip().upper()
-    if not _recent_citizen_id_verdict(normalised):
+    if not is_valid_citizen_id(normalised):
         raise GovbusError(
             ErrorCode.INVALID_IDENTIFIER,
             f"{field} is not a valid citizen identity number (GB 11643)",
@@ -92,8 +100,9 @@ def validate_citizen_id(number: str, *, field: str = "id_number") -> str:
 
 
 # The same identifiers come back (one person, several departments' updates): the last
-# verdicts are kept. Bounded, so memory does not grow with the number of entities.
-_recent_citizen_id_verdict = lru_cache(maxsize=16_384)(is_valid_citizen_id)
+# verdicts are kept (for identity numbers, what does not depend on today). Bounded, so
+# memory does not grow with the number of entities.
+_recent_citizen_id_birth = lru_cache(maxsize=16_384)(_citizen_id_birth)
 _recent_uscc_verdict = lru_cache(maxsize=16_384)(is_valid_uscc)
 
 

@@ -10,6 +10,7 @@ from the `Settings` each role is given, never from the environment here: the con
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from types import ModuleType
 from typing import Any
 
@@ -85,12 +86,16 @@ def native_fast_path(
     department: str,
     routes: list[FastRoute],
     max_bytes: int,
-    known_birth_place: Callable[[str, int], bool],
+    address_codes: dict[int, tuple[int, int]],
+    today: date,
 ) -> Any | None:
-    """The publisher's native `FastPath` over `routes`, or None."""
+    """The publisher's native `FastPath` over `routes`, or None. `address_codes`: when each
+    address code was in force (`address_code_spans`); identity numbers born after `today`
+    are left to the Python checks."""
     if _module is None or not routes:
         return None
-    return _module.FastPath(department, routes, max_bytes, known_birth_place)
+    day = (today.year, today.month, today.day)
+    return _module.FastPath(department, routes, max_bytes, address_codes, day)
 
 
 def native_batch_tracker(on_failure: Callable[[Any, Any], None]) -> Any:

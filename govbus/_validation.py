@@ -1,6 +1,7 @@
 """Checks every change event passes before it is sent and again before it is applied.
 
-Order: the resource it belongs to, its identifiers, then field authority (一数一源).
+Order: the resource it belongs to, text the store can hold, its identifiers, then field
+authority (一数一源).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from govbus._certificate_key import CertificateKey
 from govbus._changes import CertificateChanged, ChangeEvent
 from govbus._errors import ErrorCode, GovbusError
 from govbus._identifiers import validate_citizen_id, validate_uscc
+from govbus._storable_text import check_storable_text
 
 
 def resource_for_event(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
@@ -162,6 +164,7 @@ def _authority_problems(resource: Resource, event: ChangeEvent[Any]) -> list[Gov
 def validate_event(catalog: Catalog, event: ChangeEvent[Any]) -> Resource:
     """Run every check; returns the event's resource or raises GovbusError."""
     resource = resource_for_event(catalog, event)
+    check_storable_text(event)
     check_identifiers(event)
     check_authority(catalog, resource, event)
     return resource
@@ -174,6 +177,10 @@ def event_problems(catalog: Catalog, event: ChangeEvent[Any]) -> list[GovbusErro
     except GovbusError as exc:
         return [exc]
     problems: list[GovbusError] = []
+    try:
+        check_storable_text(event)
+    except GovbusError as exc:
+        problems.append(exc)
     _identifiers(event, problems)
     try:
         check_authority(catalog, resource, event)

@@ -38,7 +38,8 @@ class FastPath:
         department: str,
         routes: list[tuple[type, str, str, RecordMaker, str, frozenset[str], bool]],
         max_bytes: int,
-        known_birth_place: Callable[[str, int], bool],
+        address_codes: dict[int, tuple[int, int]],
+        today: tuple[int, int, int],
     ) -> None: ...
     def prepare(
         self, event: Any, traceparent: str | None = None

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from govbus import EVENT_TYPES, Contract, EntityKind, FastRoute, known_birth_place, native_fast_path
+from govbus import (
+    EVENT_TYPES,
+    Contract,
+    EntityKind,
+    FastRoute,
+    address_code_spans,
+    native_fast_path,
+    today_in_china,
+)
 
 _IDENTIFIERS = {EntityKind.PERSON: "citizen_id", EntityKind.LEGAL_ENTITY: "uscc"}
 
@@ -38,4 +46,6 @@ def build_fast_path(contract: Contract, department: str, max_bytes: int) -> Any 
                 resource.key.authority == department,
             )
         )
-    return native_fast_path(department, routes, max_bytes, known_birth_place)
+    # Identity numbers: Python's own table of address codes, and today's date for "born
+    # in the past"; later birth dates are left to the Python checks.
+    return native_fast_path(department, routes, max_bytes, address_code_spans(), today_in_china())

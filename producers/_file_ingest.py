@@ -2,6 +2,9 @@
 
 Event ids are uuid5(file content hash, line number): rerunning the same file produces
 the same ids, so a rerun after a crash only yields duplicates consumers drop.
+
+Bytes that are not UTF-8 are read as lone surrogates (`surrogateescape`): the line is
+refused with UNSTORABLE_TEXT like any text the store cannot hold, and the file goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from govbus import (
     Resource,
     event_problems,
     resource_for_event,
+    unstorable_part,
     validate_citizen_id,
     validate_uscc,
 )
@@ -117,6 +121,13 @@ def reject_entry(
     return entry
 
 
+def reject_line(entry: dict[str, Any]) -> str:
+    """A rejects-file line; text with lone surrogates is written \\u-escaped, as UTF-8 has
+    no bytes for it (the JSON still reads back to the same text)."""
+    text = json.dumps(entry, ensure_ascii=False)
+    return text if unstorable_part(text) is None else json.dumps(entry)
+
+
 def _distinct(problems: Sequence[GovbusError]) -> list[GovbusError]:
     """One per (code, field): the native and Python checks may both report the first."""
     seen: set[tuple[str, str | None]] = set()
@@ -185,7 +196,7 @@ def ingest_file(
         summary.rejected += 1
         summary.rejected_by_code[str(exc.code)] += 1
         entry = reject_entry(line, exc, problems)
-        rejects.append((line.number, json.dumps(entry, ensure_ascii=False)))
+        rejects.append((line.number, reject_line(entry)))
 
     def publish_pending() -> None:
         batch = publisher.publish_many([event for _, event in pending])
@@ -195,7 +206,7 @@ def ingest_file(
         batches.append(batch)
         pending.clear()
 
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         for line in read_lines(path, handle):
             on_line(len(line.raw) + 1)
             try:

@@ -27,6 +27,7 @@ from govbus import (
     Settings,
     check_authority,
     check_identifiers,
+    check_storable_text,
     cloudevent_headers,
     cyclic_gc_paused,
     load_contract,
@@ -169,8 +170,8 @@ class Publisher:
         """Validate and encode; raises GovbusError (counted and logged) on refusal.
 
         The event is a pydantic model, validated when it was built: it is not validated
-        again, but every govbus check (department, identifiers, authority, schema, size)
-        runs on every event.
+        again, but every govbus check (department, text the store can hold, identifiers,
+        authority, schema, size) runs on every event.
         """
         fast = self._fast if self._fast is not _UNBUILT else self._build_fast_path()
         if fast is not None:
@@ -185,6 +186,7 @@ class Publisher:
                 )
             resource = self._resource_for(event)
             self._check_department(event, resource)
+            check_storable_text(event)
             check_identifiers(event)
             check_authority(self.contract.catalog, resource, event)
             return self._encode(resource, event, traceparent)

@@ -12,6 +12,12 @@
 //! encoded without building its Avro dict first: a record may be any object whose
 //! `__dict__` holds its fields (a pydantic model), a `uuid.UUID` is written as its
 //! canonical string, and an array may be a tuple.
+//!
+//! `write_value_storable` also says whether every string written is free of NUL
+//! characters, which the base store's text cannot hold: the publisher's fast path only
+//! vouches for events whose text is storable (lone surrogates fail `to_str` anyway).
+
+use std::cell::Cell;
 
 use pyo3::exceptions::{PyKeyError, PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -219,6 +225,18 @@ fn write_long(out: &mut Vec<u8>, value: i64) {
     out.push(n as u8);
 }
 
+thread_local! {
+    /// Set when a string written since the last `write_value_storable` holds a NUL.
+    static WROTE_NUL: Cell<bool> = const { Cell::new(false) };
+}
+
+fn write_text(out: &mut Vec<u8>, text: &str) {
+    if text.as_bytes().contains(&0) {
+        WROTE_NUL.with(|wrote| wrote.set(true));
+    }
+    write_blob(out, text.as_bytes());
+}
+
 fn write_blob(out: &mut Vec<u8>, blob: &[u8]) {
     write_long(out, blob.len() as i64);
     out.extend_from_slice(blob);
@@ -310,6 +328,19 @@ impl AvroEncoder {
         self.write(&self.root, value, out)
     }
 
+    /// `write_value`, and whether no string written (map keys included) holds a NUL.
+    pub fn write_value_storable(
+        &self,
+        value: &Bound<'_, PyAny>,
+        out: &mut Vec<u8>,
+    ) -> PyResult<bool> {
+        // Saved and restored: a logical-type converter could encode with another encoder.
+        let outer = WROTE_NUL.with(|wrote| wrote.replace(false));
+        let written = self.write(&self.root, value, out);
+        let wrote_nul = WROTE_NUL.with(|wrote| wrote.replace(outer));
+        written.map(|()| !wrote_nul)
+    }
+
     fn write(&self, node: &Node, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         match node {
             Node::Null => {
@@ -380,7 +411,7 @@ impl AvroEncoder {
                         let key = key
                             .cast::<PyString>()
                             .map_err(|_| PyTypeError::new_err("Avro map keys must be str"))?;
-                        write_blob(out, key.to_str()?.as_bytes());
+                        write_text(out, key.to_str()?);
                         self.write(values, &item, out)?;
                     }
                 }
@@ -438,7 +469,7 @@ impl AvroEncoder {
 
     fn write_string(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         if let Ok(text) = value.cast::<PyString>() {
-            write_blob(out, text.to_str()?.as_bytes());
+            write_text(out, text.to_str()?);
             return Ok(());
         }
         if value.get_type().is(self.known.uuid_type.bind(value.py())) {

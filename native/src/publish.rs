@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -19,7 +18,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::avro::instance_dict;
-use crate::identifiers::{citizen_id_parts, uscc_ok};
+use crate::identifiers::{uscc_ok, CitizenIdRule};
 use crate::record::{Envelope, Parts, RecordMaker};
 
 #[derive(Clone, Copy)]
@@ -46,45 +45,24 @@ pub struct FastPath {
     department: String,
     routes: Vec<Route>,
     max_bytes: usize,
-    /// `govbus._identifiers.known_birth_place(area_code, year)`.
-    known_birth_place: Py<PyAny>,
-    birth_places: Mutex<HashMap<u64, bool, BuildHasherDefault<SmallKeyHasher>>>,
+    citizen_ids: CitizenIdRule,
 }
 
-const BIRTH_PLACE_CACHE: usize = 65_536;
-
-/// A multiplicative hash for the birth-place cache's integer keys: they come from our own
-/// arithmetic, not from outside, so SipHash's flood resistance buys nothing here.
-#[derive(Default)]
-struct SmallKeyHasher(u64);
-
-impl Hasher for SmallKeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
 const BACKPRESSURE_POLL: f64 = 0.05;
 
 #[pymethods]
 impl FastPath {
     /// `routes`: (event class, resource code, topic, record maker, "citizen_id" or
     /// "uscc", sourced field names, may delete) for each covered resource.
+    /// `address_codes`: `_address_codes.address_code_spans()`, code -> (first year, last
+    /// year) in force; `today`: (year, month, day) in China, the last birth date vouched for.
     #[new]
     fn new(
         department: String,
         routes: &Bound<'_, PyList>,
         max_bytes: usize,
-        known_birth_place: Py<PyAny>,
+        address_codes: HashMap<u32, (u32, u32)>,
+        today: (u32, u32, u32),
     ) -> PyResult<Self> {
         let mut parsed = Vec::new();
         for route in routes.iter() {
@@ -120,8 +98,7 @@ impl FastPath {
             department,
             routes: parsed,
             max_bytes,
-            known_birth_place,
-            birth_places: Mutex::new(HashMap::default()),
+            citizen_ids: CitizenIdRule::new(address_codes, today),
         })
     }
 
@@ -264,10 +241,7 @@ impl FastPath {
         let key = key.to_str()?;
         let identifier_ok = match route.identifier {
             Identifier::Uscc => uscc_ok(key),
-            Identifier::CitizenId => match citizen_id_parts(key) {
-                Some((area, year)) => self.birth_place_known(py, area, year, &key[..6])?,
-                None => false,
-            },
+            Identifier::CitizenId => self.citizen_ids.accepts(key),
         };
         if !identifier_ok || !self.authority_ok(route, &envelope)? {
             return Ok(None);
@@ -276,7 +250,7 @@ impl FastPath {
             Ok(parts) => parts,
             Err(_) => return Ok(None), // Python re-encodes and names the mismatch
         };
-        if parts.size > self.max_bytes {
+        if parts.size > self.max_bytes || !parts.text_storable {
             return Ok(None);
         }
         Ok(Some((route_index, parts)))
@@ -315,35 +289,6 @@ impl FastPath {
             }
             _ => Ok(false),
         }
-    }
-
-    fn birth_place_known(
-        &self,
-        py: Python<'_>,
-        area: u32,
-        year: i32,
-        area_text: &str,
-    ) -> PyResult<bool> {
-        let cache_key = (u64::from(area) << 32) | u64::from(year as u32);
-        if let Some(known) = self
-            .birth_places
-            .lock()
-            .expect("not poisoned")
-            .get(&cache_key)
-        {
-            return Ok(*known);
-        }
-        let known: bool = self
-            .known_birth_place
-            .bind(py)
-            .call1((area_text, year))?
-            .extract()?;
-        let mut cache = self.birth_places.lock().expect("not poisoned");
-        if cache.len() >= BIRTH_PLACE_CACHE {
-            cache.clear(); // bounded; refilled from Python's own cache
-        }
-        cache.insert(cache_key, known);
-        Ok(known)
     }
 }
 

@@ -124,6 +124,8 @@ pub struct Parts<'py> {
     pub value: Bound<'py, PyBytes>,
     pub headers: Bound<'py, PyList>,
     pub size: usize,
+    /// No string of the event holds a NUL (see `AvroEncoder::write_value_storable`).
+    pub text_storable: bool,
 }
 
 /// The envelope fields of a change event's `__dict__`, read in one pass.
@@ -217,14 +219,14 @@ impl RecordMaker {
             None => PyBytes::new(py, entity_key.as_bytes()),
         };
 
-        let encode = |buffer: &mut Vec<u8>| -> PyResult<Bound<'py, PyBytes>> {
+        let encode = |buffer: &mut Vec<u8>| -> PyResult<(Bound<'py, PyBytes>, bool)> {
             buffer.clear();
             buffer.extend_from_slice(&self.prefix);
-            self.encoder.get().write_value(fields, buffer)?;
-            Ok(PyBytes::new(py, buffer))
+            let storable = self.encoder.get().write_value_storable(fields, buffer)?;
+            Ok((PyBytes::new(py, buffer), storable))
         };
         // A logical-type converter could call back into an encoder: then a fresh buffer.
-        let value = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        let (value, text_storable) = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut buffer) => encode(&mut buffer),
             Err(_) => encode(&mut Vec::with_capacity(1024)),
         })?;
@@ -281,6 +283,7 @@ impl RecordMaker {
             value,
             headers: PyList::new(py, headers)?,
             size,
+            text_storable,
         })
     }
 

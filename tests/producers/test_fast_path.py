@@ -27,7 +27,10 @@ from govbus import (
     PersonChanged,
     PersonData,
     Settings,
+    address_code_spans,
+    is_valid_citizen_id,
     load_contract,
+    today_in_china,
 )
 from govbus._identifiers import uscc_check_character
 from govbus.producers import OutgoingRecord, Publisher
@@ -61,7 +64,8 @@ serials = st.integers(min_value=0, max_value=999)
 
 @st.composite
 def citizen_ids(draw: st.DrawFn) -> str:
-    area = draw(st.sampled_from(["110105", "310104", "999999", "440300"]))
+    # 110112 in force from 1997, 110103 until 2010: both sides of the address-code rule.
+    area = draw(st.sampled_from(["110105", "310104", "999999", "440300", "110112", "110103"]))
     born = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(2020, 12, 31)))
     body = f"{area}{born:%Y%m%d}{draw(serials):03d}"
     number = body + ric.calc_check_digit(body + "0")
@@ -182,6 +186,51 @@ def test_native_and_python_publishers_agree(
         department, Settings(), contract=python_contract, producer=InMemoryProducer()
     )
     assert outcome(native, event, traceparent) == outcome(python, event, traceparent)
+
+
+@pytest.fixture(scope="module")
+def psb_fast_path(contract: Contract) -> Any:
+    fast = build_fast_path(contract, "PSB", 1_000_000)
+    assert fast is not None
+    return fast
+
+
+ADDRESS_CODES = sorted(address_code_spans())
+
+
+@st.composite
+def identity_numbers(draw: st.DrawFn) -> str:
+    """Normal-form numbers: mostly known codes, births from 1900 to a few days ahead, and
+    right check characters; the rest unknown codes, impossible dates, wrong characters."""
+    known = st.sampled_from(ADDRESS_CODES)
+    code = draw(st.one_of(known, known, known, st.integers(min_value=0, max_value=999_999)))
+    latest = (today_in_china() + timedelta(days=3)).toordinal()
+    around = st.integers(min_value=date(1900, 1, 1).toordinal(), max_value=latest)
+    near_today = st.integers(min_value=latest - 6, max_value=latest)
+    first, last = address_code_spans().get(code, (1900, 9999))
+    edges = [y for y in (first - 1, first, last, last + 1) if 1900 <= y <= 2100]
+    at_an_edge = st.sampled_from(edges or [1900]).flatmap(
+        lambda y: st.integers(date(y, 1, 1).toordinal(), date(y, 12, 31).toordinal())
+    )
+    born = draw(
+        st.one_of(around, at_an_edge, near_today).map(lambda n: f"{date.fromordinal(n):%Y%m%d}")
+        | st.integers(min_value=0, max_value=99_999_999).map(lambda n: f"{n:08d}")
+    )
+    first17 = f"{code:06d}{born}{draw(serials):03d}"
+    right = ric.calc_check_digit(first17 + "0")
+    return first17 + draw(st.sampled_from([right] * 11 + list("0123456789X")))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(identity_numbers(), min_size=10, max_size=10))
+def test_native_and_python_give_one_verdict_on_identity_numbers(
+    psb_fast_path: Any, keys: list[str]
+) -> None:
+    for key in keys:
+        event = PersonChanged.upsert(
+            department="PSB", key=key, sequence=1, data=PersonData(name="x")
+        )
+        assert (psb_fast_path.prepare(event) is not None) == is_valid_citizen_id(key), key
 
 
 def test_valid_events_in_normal_form_take_the_fast_path(contract: Contract) -> None:

@@ -140,7 +140,9 @@ def test_publish_many_lists_the_refusal_and_sends_the_rest(any_contract: Contrac
     assert sent == [1, 3, 5]
 
 
-@pytest.mark.skipif(not native_available(Settings()), reason="native paths not built or switched off")
+@pytest.mark.skipif(
+    not native_available(Settings()), reason="native paths not built or switched off"
+)
 def test_the_native_fast_path_never_vouches_for_unstorable_text(contract: Contract) -> None:
     fast = build_fast_path(contract, "PSB", 1_000_000)
     assert fast is not None

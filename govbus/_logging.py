@@ -84,7 +84,13 @@ class _StructlogHandler(logging.Handler):
                 else {"detail": record.getMessage()}
             )
             level = min(record.levelno, self.ceiling)
-            structlog.get_logger(record.name).log(level, "librdkafka", **fields)
+            # An SDK user who configured no logging: stderr, never the program's stdout.
+            logger = (
+                structlog.get_logger(record.name)
+                if structlog.is_configured()
+                else structlog.wrap_logger(_stderr_logger(), logger_name=record.name)
+            )
+            logger.log(level, "librdkafka", **fields)
         except Exception:  # logging must never break the client thread that logs
             self.handleError(record)
 

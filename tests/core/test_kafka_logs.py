@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+
+import pytest
+import structlog
+
+from govbus import kafka_logger
 
 CLIENT = """
 import time
@@ -34,3 +40,17 @@ def test_client_logs_are_structured_at_their_level() -> None:
     assert refused, lines
     assert {e["level"] for e in refused} == {"error"}  # librdkafka's LOG_ERR, kept
     assert all(e["facility"] == "FAIL" for e in refused)
+
+
+def test_librdkafka_lines_go_to_stderr_when_the_sdk_user_configured_no_logging(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    saved = structlog.get_config()
+    structlog.reset_defaults()  # as in a program that only imports the SDK
+    try:
+        kafka_logger().log(logging.WARNING, "%s [%s] %s", "FAIL", "rdkafka#producer-1", "down")
+    finally:
+        structlog.configure(**saved)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "librdkafka" in captured.err and "down" in captured.err

@@ -4,12 +4,11 @@ database: the good events around it are applied and the partition flows on."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from govbus import (
     ChangeEvent,
@@ -24,7 +23,7 @@ from govbus.consumers import open_store
 from govbus.consumers._apply import KafkaPosition, RejectedRecord, SourcedEvent
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
 from govbus.consumers._sync import SyncOptions, SyncService
-from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, person
+from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, person, topic_messages
 from govbus.testing import KafkaEndpoint
 
 
@@ -105,19 +104,7 @@ def test_a_nul_between_good_events_is_dead_lettered_and_the_partition_flows(
     finally:
         store.close()
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "group.id": f"dlq-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([settings.dlq_topic])
-    dead: list[Any] = []
-    deadline = time.monotonic() + 30
-    while not dead and time.monotonic() < deadline:
-        dead.extend(m for m in consumer.consume(10, 1.0) if m.error() is None)
-    consumer.close()
+    dead = topic_messages(settings, settings.dlq_topic)
     assert len(dead) == 1
     meta = dict(dead[0].headers())
     assert meta["govbus_error_code"] == b"UNSTORABLE_TEXT"

@@ -16,6 +16,7 @@ from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._ingest import ingest_router
 from govbus.gateway._settings import GatewaySettings
+from govbus.gateway.audit import MemoryAuditLog
 from govbus.gateway.registry import RegistryStore, registry_router
 
 
@@ -27,6 +28,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     )
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
+    app.state.audit = MemoryAuditLog()
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)

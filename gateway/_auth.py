@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from govbus.gateway._errors import ApiError
 
-Role = Literal["catalog-admin", "department", "operator", "subscriber"]
+Role = Literal["admin", "provider", "subscriber", "operator"]
 # scrypt cost: ~16 MiB and tens of milliseconds per check; verified secrets are cached.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 

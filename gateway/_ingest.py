@@ -141,7 +141,7 @@ def post_events(
     request: Request,
     principal: Principal = Depends(current_principal),  # noqa: B008
 ) -> Any:
-    if not principal.has_role("department") or not principal.department:
+    if not principal.has_role("provider") or not principal.department:
         raise ApiError(403, "FORBIDDEN", f"principal {principal.name} does not publish")
     state = ingest_state(request)
     try:

@@ -23,8 +23,8 @@ gateway_app.add_typer(credentials_app)
 
 
 class RoleName(StrEnum):
-    CATALOG_ADMIN = "catalog-admin"
-    DEPARTMENT = "department"
+    ADMIN = "admin"
+    PROVIDER = "provider"
     OPERATOR = "operator"
     SUBSCRIBER = "subscriber"
 
@@ -110,13 +110,13 @@ def credentials_init(
     file: FileOption = None,
     name: Annotated[str, typer.Option(help="The first principal")] = "admin",
 ) -> None:
-    """Create a credentials file with one catalog-admin and operator principal."""
+    """Create a credentials file with one admin and operator principal."""
     from govbus.gateway._auth import CredentialsError
 
     path = _target(file)
     if path.exists():
         _refuse(CredentialsError(f"{path} exists already; add to it instead", "CREDENTIALS_EXIST"))
-    _add(path, name, [RoleName.CATALOG_ADMIN, RoleName.OPERATOR], None)
+    _add(path, name, [RoleName.ADMIN, RoleName.OPERATOR], None)
 
 
 @credentials_app.command("add")

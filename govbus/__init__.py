@@ -87,7 +87,16 @@ from govbus._serde import (
     read_schema_id,
 )
 from govbus._settings import SettingOrigin, Settings, env_name, get_settings
-from govbus._sharing import Disclosure, DisclosureKind, field_disclosure
+from govbus._sharing import (
+    Disclosure,
+    DisclosureKind,
+    GrantPolicy,
+    RequestOutcome,
+    RequestVerdict,
+    field_disclosure,
+    grant_disclosure,
+    request_verdict,
+)
 from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
 from govbus._urls import redact_url
@@ -117,6 +126,7 @@ __all__ = [
     "FastRoute",
     "FieldSpec",
     "GovbusError",
+    "GrantPolicy",
     "LegalEntityChanged",
     "LegalEntityData",
     "LocalSchemaResolver",
@@ -125,6 +135,8 @@ __all__ = [
     "PersonChanged",
     "PersonData",
     "RegistrySchemaResolver",
+    "RequestOutcome",
+    "RequestVerdict",
     "Resource",
     "SchemaDefinitionError",
     "SchemaRepository",
@@ -160,6 +172,7 @@ __all__ = [
     "field_disclosure",
     "find_local_env",
     "get_settings",
+    "grant_disclosure",
     "is_valid_citizen_id",
     "is_valid_uscc",
     "kafka_logger",
@@ -178,6 +191,7 @@ __all__ = [
     "read_local_env",
     "read_schema_id",
     "redact_url",
+    "request_verdict",
     "require_broker",
     "resource_for_event",
     "schema_mismatch",

@@ -86,6 +86,8 @@ class Resource(_Frozen):
     licence_type_code: str | None = None
     key: FieldSpec
     fields: tuple[FieldSpec, ...]
+    # The department that decides subscription requests (default: the key's authority).
+    provider: str
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +96,8 @@ class Resource(_Frozen):
         if isinstance(raw, dict) and "schema" in raw:
             raw = {**raw, "schema_name": raw["schema"]}
             del raw["schema"]
+        if isinstance(raw, dict) and "provider" not in raw and isinstance(raw.get("key"), dict):
+            raw = {**raw, "provider": raw["key"].get("authority")}
         return raw
 
     @property

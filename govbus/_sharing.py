@@ -14,6 +14,7 @@ and applies its answer; none keeps its own copy of the rules. In the default vie
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +22,7 @@ from govbus._catalog import MaskRule, Resource, Sensitivity, SharingType
 
 WITHHELD_NOT_SHARED = "<withheld: not shared>"
 WITHHELD_NOT_IN_CATALOG = "<withheld: not in the catalog>"
+WITHHELD_NOT_GRANTED = "<withheld: not granted>"
 
 _FULL_MASK = MaskRule()
 _PRIVATE = frozenset({Sensitivity.PERSONAL, Sensitivity.SENSITIVE})
@@ -66,3 +68,100 @@ def field_disclosure(resource: Resource, field: str, *, unmasked: bool = False) 
     if spec.sensitivity in _PRIVATE:
         return Disclosure(DisclosureKind.MASKED, mask=_FULL_MASK)
     return _SHOWN
+
+
+class RequestOutcome(StrEnum):
+    """What a subscription request for a set of fields becomes at once."""
+
+    APPROVED = "approved"  # every field (and the key) is unconditional
+    PENDING = "pending"  # some field is conditional: the provider decides
+    REFUSED = "refused"  # some field is not shared, or not in the catalog
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVerdict:
+    """The outcome of asking for `fields` of a resource, naming the fields that decided it."""
+
+    outcome: RequestOutcome
+    not_shared: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    conditional: tuple[str, ...] = ()
+
+
+def request_verdict(resource: Resource, fields: Collection[str]) -> RequestVerdict:
+    """Approve, hold for the provider, or refuse a request for `fields` (the key is implied).
+
+    The key always travels with a record, so its sharing type counts as if it were asked for.
+    """
+    asked = [resource.key.name, *sorted(set(fields) - {resource.key.name})]
+    unknown = tuple(n for n in asked if n not in resource.fields_by_name and n != resource.key.name)
+    specs = [
+        resource.key if n == resource.key.name else resource.fields_by_name[n]
+        for n in asked
+        if n not in unknown
+    ]
+    not_shared = tuple(s.name for s in specs if s.sharing is SharingType.NOT_SHARED)
+    conditional = tuple(s.name for s in specs if s.sharing is SharingType.CONDITIONAL)
+    if unknown or not_shared:
+        return RequestVerdict(RequestOutcome.REFUSED, not_shared, unknown, conditional)
+    if conditional:
+        return RequestVerdict(RequestOutcome.PENDING, conditional=conditional)
+    return RequestVerdict(RequestOutcome.APPROVED)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantPolicy:
+    """What a grant of `granted` fields lets leave the store, field by field.
+
+    Under a grant a field is delivered as the catalog says: masked by its mask rule, else as
+    stored. Fields outside the grant, not-shared fields and names the catalog lacks are
+    withheld. The key is always delivered (masked by its rule), so records can be joined.
+    """
+
+    resource: Resource
+    delivered: Mapping[str, Disclosure]
+
+    @property
+    def withheld(self) -> frozenset[str]:
+        every = {self.resource.key.name, *self.resource.fields_by_name}
+        return frozenset(every - set(self.delivered))
+
+    @property
+    def reads_raw_topic(self) -> bool:
+        """True only if every field is delivered as stored: the base topic may then be read."""
+        return not self.withheld and all(
+            d.kind is DisclosureKind.SHOWN for d in self.delivered.values()
+        )
+
+    @property
+    def view_signature(self) -> tuple[tuple[str, tuple[int, int] | None, bool], ...]:
+        """(field, mask keep, masked) per delivered field: grants that share it share a view."""
+        return tuple(
+            (name, d.mask.keep if d.mask else None, d.kind is DisclosureKind.MASKED)
+            for name, d in sorted(self.delivered.items())
+        )
+
+    def disclosure(self, field: str) -> Disclosure:
+        return self.delivered.get(field) or _withheld_outside_grant(self.resource, field)
+
+
+def _withheld_outside_grant(resource: Resource, field: str) -> Disclosure:
+    spec = resource.key if field == resource.key.name else resource.fields_by_name.get(field)
+    if spec is None:
+        return Disclosure(DisclosureKind.WITHHELD, marker=WITHHELD_NOT_IN_CATALOG)
+    if spec.sharing is SharingType.NOT_SHARED:
+        return Disclosure(DisclosureKind.WITHHELD, marker=WITHHELD_NOT_SHARED)
+    return Disclosure(DisclosureKind.WITHHELD, marker=WITHHELD_NOT_GRANTED)
+
+
+def grant_disclosure(resource: Resource, granted: Collection[str]) -> GrantPolicy:
+    """The policy of a grant of `granted` fields of `resource` (see GrantPolicy)."""
+    delivered: dict[str, Disclosure] = {}
+    for name in {resource.key.name, *granted}:
+        spec = resource.key if name == resource.key.name else resource.fields_by_name.get(name)
+        if spec is None or spec.sharing is SharingType.NOT_SHARED:
+            continue
+        delivered[name] = (
+            Disclosure(DisclosureKind.MASKED, mask=spec.mask) if spec.mask is not None else _SHOWN
+        )
+    return GrantPolicy(resource, delivered)

@@ -1,6 +1,6 @@
 """The Confluent Schema Registry REST API that confluent-kafka's SchemaRegistryClient uses.
 
-Reads need any authenticated principal; writes need the catalog-admin role.
+Reads need any authenticated principal; writes need the admin role.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ registry_router = APIRouter(
     dependencies=[Depends(refuse_bad_subject)],
 )
 reader = Depends(current_principal)
-admin = Depends(require_role("catalog-admin"))
+admin = Depends(require_role("admin"))
 
 
 def _store(request: Request) -> RegistryStore:

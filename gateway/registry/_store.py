@@ -11,13 +11,15 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict
 
 from govbus.gateway._db import Database, Transaction
+from govbus.gateway._migrations import migrate
 
 GLOBAL = ""  # the config row for the registry-wide default
 # Ids are 32-bit (PostgreSQL INTEGER); a larger one names no schema, and SQLite cannot even
 # bind one beyond 64 bits (OverflowError), so lookups answer "not found" before asking.
 MAX_SCHEMA_ID = 2**31 - 1
 
-_DDL = (
+# Version 1 kept IF NOT EXISTS: stores made before the ledger existed already hold its tables.
+_V1 = (
     """CREATE TABLE IF NOT EXISTS registry_schemas (
         id INTEGER PRIMARY KEY,
         fingerprint TEXT NOT NULL UNIQUE,
@@ -35,6 +37,7 @@ _DDL = (
         compatibility TEXT NOT NULL
     )""",
 )
+_MIGRATIONS = (_V1,)
 
 
 class StoredSchema(BaseModel):
@@ -57,9 +60,7 @@ class SubjectVersion(BaseModel):
 class RegistryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        with db.transaction(write=True) as tx:
-            for statement in _DDL:
-                tx.execute(statement)
+        migrate(db, "registry", _MIGRATIONS)
 
     def subjects(self) -> list[str]:
         with self.db.transaction() as tx:

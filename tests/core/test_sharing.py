@@ -11,9 +11,11 @@ from govbus import (
     Settings,
     SharingType,
     field_disclosure,
+    grant_disclosure,
     load_contract,
+    request_verdict,
 )
-from govbus._sharing import WITHHELD_NOT_IN_CATALOG, WITHHELD_NOT_SHARED
+from govbus._sharing import WITHHELD_NOT_GRANTED, WITHHELD_NOT_IN_CATALOG, WITHHELD_NOT_SHARED
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +77,83 @@ def test_no_field_of_the_catalog_leaves_private_and_unmasked(catalog: Catalog) -
             elif spec.sensitivity in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE):
                 assert verdict.kind is DisclosureKind.MASKED, (resource.code, spec.name)
                 assert verdict.apply("abcdefghijklmnopqr") != "abcdefghijklmnopqr"
+
+
+# --- grants: one table of sharing types x grant field sets x masks -------------------------
+
+_REQUESTS = [
+    # resource, fields asked, outcome, fields that decided it
+    ("BR-LEGAL-ENTITY", ["name", "status"], "approved", ()),
+    ("BR-LEGAL-ENTITY", ["name", "tax_credit_rating"], "pending", ("tax_credit_rating",)),
+    ("BR-PERSON", ["name"], "pending", ("id_number", "name")),
+    ("BR-PERSON", ["name", "phone"], "refused", ("phone",)),
+    ("BR-PERSON", ["nickname"], "refused", ("nickname",)),
+    ("BR-LEGAL-ENTITY", [], "approved", ()),
+]
+
+
+@pytest.mark.parametrize(("code", "fields", "outcome", "deciding"), _REQUESTS)
+def test_a_request_is_approved_held_or_refused_by_its_fields_sharing_types(
+    catalog: Catalog, code: str, fields: list[str], outcome: str, deciding: tuple[str, ...]
+) -> None:
+    verdict = request_verdict(catalog.resource(code), fields)
+    assert verdict.outcome == outcome
+    named = {
+        "approved": (),
+        "pending": verdict.conditional,
+        "refused": verdict.not_shared + verdict.unknown,
+    }[outcome]
+    assert named == deciding
+
+
+def test_a_grant_delivers_its_fields_masked_by_their_rules_and_withholds_the_rest(
+    catalog: Catalog,
+) -> None:
+    person = catalog.resource("BR-PERSON")
+    policy = grant_disclosure(person, ["name", "sex", "phone"])
+    # phone is not shared: never delivered, even when a grant names it
+    assert set(policy.delivered) == {"id_number", "name", "sex"}
+    assert policy.disclosure("name").apply("张三丰") == "张**"
+    assert policy.disclosure("id_number").apply("110105198503120020") == "110105********0020"
+    # a granted personal field without a mask rule is delivered as stored
+    assert policy.disclosure("sex").apply("1") == "1"
+    assert policy.disclosure("phone").apply("13812345678") == WITHHELD_NOT_SHARED
+    assert policy.disclosure("education").apply("21") == WITHHELD_NOT_GRANTED
+    assert policy.disclosure("nickname").apply("x") == WITHHELD_NOT_IN_CATALOG
+    assert "education" in policy.withheld and "phone" in policy.withheld
+    assert not policy.reads_raw_topic
+
+
+@pytest.mark.parametrize(
+    ("code", "fields", "raw"),
+    [
+        ("BR-LEGAL-ENTITY", "every", False),  # legal_representative is masked
+        ("BR-LEGAL-ENTITY", "every-unmasked", False),  # one field short of every field
+        ("BR-PERSON", "every", False),  # phone is not shared
+    ],
+)
+def test_only_a_grant_of_every_field_unmasked_may_read_the_raw_topic(
+    catalog: Catalog, code: str, fields: str, raw: bool
+) -> None:
+    resource = catalog.resource(code)
+    every = [f.name for f in resource.fields]
+    if fields == "every-unmasked":
+        every = [f.name for f in resource.fields if f.mask is None]
+    assert grant_disclosure(resource, every).reads_raw_topic is raw
+
+
+def test_a_resource_with_no_masks_granted_whole_reads_the_raw_topic(catalog: Catalog) -> None:
+    legal = catalog.resource("BR-LEGAL-ENTITY")
+    raw = legal.model_dump(exclude={"fields"})
+    raw["schema"] = raw.pop("schema_name")
+    raw["fields"] = [f.model_dump() | {"mask": None} for f in legal.fields]
+    unmasked = type(legal).model_validate(raw)
+    assert grant_disclosure(unmasked, [f.name for f in unmasked.fields]).reads_raw_topic
+    assert not grant_disclosure(unmasked, ["name"]).reads_raw_topic
+
+
+def test_grants_of_the_same_fields_share_a_view_signature(catalog: Catalog) -> None:
+    person = catalog.resource("BR-PERSON")
+    one = grant_disclosure(person, ["name", "sex"]).view_signature
+    assert one == grant_disclosure(person, ["sex", "name", "phone"]).view_signature
+    assert one != grant_disclosure(person, ["name"]).view_signature

@@ -74,7 +74,7 @@ def test_init_then_add_make_a_file_of_hashes_that_authenticates(
     path = tmp_path / "gateway-credentials.yaml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     added = credentials(
-        "add", "psb-app", "--role", "department", "--department", "PSB", "--file", str(path)
+        "add", "psb-app", "--role", "provider", "--department", "PSB", "--file", str(path)
     )
     assert added.exit_code == 0, added.output
     psb_secret = added.stdout.strip()
@@ -84,9 +84,9 @@ def test_init_then_add_make_a_file_of_hashes_that_authenticates(
 
     store = CredentialStore.from_file(path)
     admin = store.authenticate("admin", admin_secret)
-    assert admin is not None and admin.roles == {"catalog-admin", "operator"}
+    assert admin is not None and admin.roles == {"admin", "operator"}
     psb = store.authenticate("psb-app", psb_secret)
-    assert psb is not None and psb.department == "PSB" and psb.roles == {"department"}
+    assert psb is not None and psb.department == "PSB" and psb.roles == {"provider"}
     assert store.authenticate("psb-app", admin_secret) is None
 
 
@@ -105,7 +105,7 @@ def test_credentials_commands_refuse_in_one_line(tmp_path: Path) -> None:
         assert line.startswith(prefix), (args, line)
     # A department the catalog does not know, through the real command line.
     unknown = govbus(
-        tmp_path, "gateway", "credentials", "add", "x", "--role", "department",
+        tmp_path, "gateway", "credentials", "add", "x", "--role", "provider",
         "--department", "NOPE", "--file", path,
     )  # fmt: skip
     assert unknown.returncode == 2

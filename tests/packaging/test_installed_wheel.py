@@ -191,7 +191,7 @@ def test_the_installed_gateway_refuses_to_start_without_credentials(
         "print(sorted(p.roles))",
         secret,
     )
-    assert check.stdout.strip() == "['catalog-admin', 'operator']"
+    assert check.stdout.strip() == "['admin', 'operator']"
 
 
 @pytest.mark.kafka

@@ -17,3 +17,5 @@ class GatewaySettings(Settings):
     gateway_credentials: Path | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081
+    # Seconds between sweeps that record subscription escalations and expiries.
+    subscription_sweep_seconds: float = 1.0

@@ -41,6 +41,10 @@ def invalid_expiry() -> ApiError:
     return ApiError(422, "INVALID_EXPIRY", "expires_on must be today or later (China time)")
 
 
+def reason_required() -> ApiError:
+    return ApiError(422, "REASON_REQUIRED", "a rejection or revocation must say why")
+
+
 def no_department(principal: str) -> ApiError:
     return ApiError(403, "NO_DEPARTMENT", f"principal {principal} belongs to no department")
 

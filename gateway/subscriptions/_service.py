@@ -29,7 +29,6 @@ from govbus.gateway.subscriptions._calendar import (
     end_of_day,
 )
 from govbus.gateway.subscriptions._models import (
-    Deadline,
     Grant,
     Subscription,
     SubscriptionRequest,
@@ -39,10 +38,10 @@ from govbus.gateway.subscriptions._states import (
     Event,
     InvalidTransition,
     State,
-    due_events,
     next_state,
 )
 from govbus.gateway.subscriptions._store import StoredSubscription, SubscriptionStore
+from govbus.gateway.subscriptions._views import subscription_view, timed_transitions
 
 _log = structlog.get_logger("gateway.subscriptions")
 Clock = Callable[[], datetime]
@@ -113,7 +112,10 @@ class SubscriptionService:
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call `listener()` after every committed change to the set of active grants
-        (approval, revocation, expiry), e.g. to reconcile Kafka ACLs at once."""
+        (approval, revocation, expiry), e.g. to reconcile Kafka ACLs at once.
+
+        Listeners run on the thread that made the change, after the commit: keep them short
+        (wake a worker); an exception is logged and does not undo the change."""
         with self._listeners_lock:
             self._listeners.append(listener)
 
@@ -142,7 +144,16 @@ class SubscriptionService:
         try:
             resource = self.catalog.resource(body.resource)
         except GovbusError:
-            raise _codes.unknown_resource(body.resource) from None
+            refusal = _codes.unknown_resource(body.resource)
+            self.audit.append(
+                AuditRecord(
+                    actor=principal.name,
+                    action="subscription.requested",
+                    reason=refusal.message,
+                    outcome="refused",
+                )
+            )
+            raise refusal from None
         asked = tuple(sorted(set(body.fields)))
         verdict = request_verdict(resource, asked)
         if verdict.outcome is RequestOutcome.REFUSED:
@@ -249,9 +260,15 @@ class SubscriptionService:
         return self._decide(principal, subscription_id, Event.APPROVE, reason, decide)
 
     def reject(self, principal: Principal, subscription_id: str, reason: str) -> Subscription:
+        """A rejection needs a reason (422 REASON_REQUIRED when blank)."""
+        if not reason.strip():
+            raise _codes.reason_required()
         return self._decide(principal, subscription_id, Event.REJECT, reason, None)
 
     def revoke(self, principal: Principal, subscription_id: str, reason: str) -> Subscription:
+        """A revocation needs a reason (422 REASON_REQUIRED when blank)."""
+        if not reason.strip():
+            raise _codes.reason_required()
         return self._decide(principal, subscription_id, Event.REVOKE, reason, None)
 
     def _decide(
@@ -282,7 +299,7 @@ class SubscriptionService:
                 actor=principal.name,
                 actor_role=capacity,
                 at=now,
-                reason=reason or f"approved by the {capacity}",
+                reason=reason if reason else f"approved by the {capacity}",
             )
             self.store.change(tx, updated, transition)
             changes.record(updated, transition, updated.granted_fields or sub.requested_fields)
@@ -308,34 +325,18 @@ class SubscriptionService:
         self, tx: Transaction, sub: StoredSubscription, now: datetime, changes: _Changes
     ) -> StoredSubscription:
         """Record the timed events due on `sub` by `now`, each at the moment it fell due."""
-        for event, at in due_events(sub.state, sub.deadline_at, sub.expires_at, now):
-            state = next_state(sub.state, event)
-            transition = Transition(
-                from_state=sub.state,
-                to_state=state,
-                event=str(event),
-                actor="system",
-                actor_role="system",
-                at=at,
-                reason=self._timed_reason(sub, event),
-            )
-            sub = self.store.change(tx, sub.model_copy(update={"state": state}), transition)
+        for transition in timed_transitions(sub, now, self.working_days):
+            changed = sub.model_copy(update={"state": transition.to_state})
+            sub = self.store.change(tx, changed, transition)
             changes.record(sub, transition, sub.granted_fields or sub.requested_fields)
         return sub
-
-    def _timed_reason(self, sub: StoredSubscription, event: Event) -> str:
-        if event is Event.ESCALATE:
-            return (
-                f"no decision within {self.working_days} working days (due {sub.deadline_on}): "
-                "escalated to the platform admin"
-            )
-        if sub.state is State.ACTIVE:
-            return "the grant reached its expiry date"
-        return "the requested expiry date passed before a decision"
 
     def sweep(self) -> int:
         """Record every timed event due now; the number of subscriptions that changed."""
         now = self.clock()
+        with self.store.db.transaction() as tx:  # most sweeps find nothing: no write lock
+            if not self.store.due_ids(tx, now):
+                return 0
         with self._writing() as (tx, changes):
             ids = self.store.due_ids(tx, now)
             for subscription_id in ids:
@@ -374,55 +375,15 @@ class SubscriptionService:
         grants = [self._view(s, [], at).grant() for s in subs]
         return [g for g in grants if g is not None and g.approved_at <= at]
 
+    def _view(
+        self, sub: StoredSubscription, history: list[Transition], now: datetime
+    ) -> Subscription:
+        return subscription_view(sub, history, now, self.working_days)
+
     @staticmethod
     def _may_see(principal: Principal, sub: StoredSubscription) -> bool:
         return (
             principal.name == sub.subscriber
             or principal.has_role("admin")
             or (principal.has_role("provider") and principal.department == sub.provider)
-        )
-
-    def _view(
-        self, sub: StoredSubscription, history: list[Transition], now: datetime
-    ) -> Subscription:
-        """The subscription as of `now`: timed events not yet recorded are applied here."""
-        history = list(history)
-        state = sub.state
-        for event, at in due_events(sub.state, sub.deadline_at, sub.expires_at, now):
-            following = next_state(state, event)
-            reason = self._timed_reason(sub.model_copy(update={"state": state}), event)
-            history.append(Transition(
-                from_state=state, to_state=following, event=str(event), actor="system",
-                actor_role="system", at=at, reason=reason,
-            ))  # fmt: skip
-            state = following
-        escalated = any(t.to_state is State.OVERDUE for t in history)
-        escalated_now = state is State.OVERDUE
-        deadline = None
-        if sub.deadline_on and sub.deadline_at and sub.deadline_basis:
-            deadline = Deadline(
-                due_on=sub.deadline_on,
-                due_at=sub.deadline_at,
-                working_days=self.working_days,
-                basis=sub.deadline_basis,
-            )
-        return Subscription(
-            id=sub.id,
-            subscriber=sub.subscriber,
-            department=sub.department,
-            resource=sub.resource,
-            provider=sub.provider,
-            requested_fields=sub.requested_fields,
-            granted_fields=sub.granted_fields,
-            purpose=sub.purpose,
-            legal_basis=sub.legal_basis,
-            delivery=sub.delivery,
-            state=state,
-            requested_at=sub.requested_at,
-            expires_at=sub.expires_at,
-            deadline=deadline,
-            waiting_on="provider" if state is State.PENDING else "admin" if escalated_now else None,
-            escalated=escalated,
-            approved_at=sub.approved_at,
-            history=tuple(history),
         )

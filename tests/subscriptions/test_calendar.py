@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from govbus.gateway.subscriptions import DeadlineBasis, deadline_after
 from govbus.gateway.subscriptions._calendar import CHINA, end_of_day, is_working_day
 

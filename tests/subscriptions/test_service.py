@@ -115,13 +115,14 @@ def test_a_field_that_cannot_be_shared_is_refused_at_once_by_name(
     assert (error.status, error.error_code) == (422, code)
     assert named in error.message
     assert service.visible(BANK) == [] and service.visible(ADMIN) == []
-    if code != "UNKNOWN_RESOURCE":
-        [record] = audit.records
-        assert (record.action, record.outcome, record.target) == (
-            "subscription.requested",
-            "refused",
-            None,
-        )
+    [record] = audit.records
+    assert (record.action, record.actor, record.outcome, record.target) == (
+        "subscription.requested",
+        "bank01",
+        "refused",
+        None,
+    )
+    assert record.reason == error.message
 
 
 def test_the_provider_may_grant_fewer_fields_never_more(
@@ -151,6 +152,8 @@ def test_a_wider_grant_needs_a_new_request(service: SubscriptionService, clock: 
 
 def test_rejection_is_final_and_says_why(service: SubscriptionService) -> None:
     sub = service.request(BANK, ask("BR-LEGAL-ENTITY", ["tax_credit_rating"]))
+    blank = refused(service.reject, AMR, sub.id, " ")
+    assert (blank.status, blank.error_code) == (422, "REASON_REQUIRED")
     rejected = service.reject(AMR, sub.id, "no legal basis for credit ratings")
     assert rejected.state is State.REJECTED and rejected.waiting_on is None
     assert rejected.history[-1].reason == "no legal basis for credit ratings"

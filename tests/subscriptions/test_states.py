@@ -48,7 +48,7 @@ def test_every_other_transition_is_refused(state: State | None, event: Event) ->
 
 
 def test_terminal_states_have_no_way_out() -> None:
-    assert TERMINAL == {State.REJECTED, State.REVOKED, State.EXPIRED}
+    assert {State.REJECTED, State.REVOKED, State.EXPIRED} == TERMINAL
     for state, event in itertools.product(TERMINAL, Event):
         with pytest.raises(InvalidTransition):
             next_state(state, event)

@@ -9,6 +9,7 @@ at the moment they fell due. Every change is a row of history and an audit recor
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -371,9 +372,20 @@ class SubscriptionService:
     def active_grants(self, at: datetime) -> list[Grant]:
         """Every grant in force at `at` (expiry computed here, whether or not swept)."""
         with self.store.db.transaction() as tx:
-            subs = self.store.with_state(tx, [State.ACTIVE])
-        grants = [self._view(s, [], at).grant() for s in subs]
-        return [g for g in grants if g is not None and g.approved_at <= at]
+            rows = self.store.grants_at(tx, at)
+        return [
+            Grant(
+                id=r[0],
+                subscriber=r[1],
+                department=r[2],
+                resource=r[3],
+                fields=tuple(json.loads(r[4])),
+                delivery=r[5],
+                approved_at=datetime.fromisoformat(r[6]),
+                expires_at=datetime.fromisoformat(r[7]) if r[7] else None,
+            )
+            for r in rows
+        ]
 
     def _view(
         self, sub: StoredSubscription, history: list[Transition], now: datetime

@@ -89,7 +89,9 @@ def test_a_conditional_field_waits_for_the_provider_with_a_deadline(
         ("approve", "amr", "provider"),
     ]
     assert approved.history[1].reason == "credit checks are within the bank's remit"
-    assert [g.fields for g in service.active_grants(clock.now)] == [("name", "tax_credit_rating")]
+    [grant] = service.active_grants(clock.now)
+    assert grant.fields == ("name", "tax_credit_rating") and grant.approved_at == clock.now
+    assert service.get(BANK, sub.id).grant() == grant
     assert calls == [1]
     assert actions(audit, sub.id)[-1] == ("subscription.approved", "amr")
 
@@ -232,7 +234,7 @@ def test_revocation_by_the_provider_or_the_admin_is_final(
     assert (error.status, error.error_code) == (403, "FORBIDDEN")
     assert refused(service.revoke, PSB, first.id, "not mine").status == 404
     revoked = service.revoke(AMR, first.id, "the bank's licence was withdrawn")
-    assert revoked.state is State.REVOKED
+    assert revoked.state is State.REVOKED and revoked.grant() is None
     assert service.revoke(ADMIN, second.id, "audit finding").history[-1].actor_role == "admin"
     assert service.active_grants(clock.now) == []
     assert calls == [1, 1, 1, 1]
@@ -251,7 +253,8 @@ def test_a_grant_expires_at_the_end_of_its_day(
     assert [g.id for g in service.active_grants(end - timedelta(microseconds=1))] == [sub.id]
     assert service.active_grants(end) == []  # computed, before any sweep
     clock.now = end + timedelta(seconds=3)
-    assert service.get(BANK, sub.id).state is State.EXPIRED
+    expired = service.get(BANK, sub.id)
+    assert expired.state is State.EXPIRED and expired.grant() is None
     assert calls == [1]
     assert service.sweep() == 1
     assert calls == [1, 1]

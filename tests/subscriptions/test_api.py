@@ -164,3 +164,20 @@ def test_openapi_documents_the_refusals(client: TestClient) -> None:
     approve = paths["/v1/subscriptions/{subscription_id}/approve"]["post"]["responses"]
     assert {"200", "401", "403", "404", "409", "422"} <= set(approve)
     assert {"201", "401", "403", "422"} <= set(paths["/v1/subscriptions"]["post"]["responses"])
+
+
+def test_an_expiry_reaches_the_grant_listeners_within_seconds(
+    client: TestClient, clock: Clock
+) -> None:
+    sub = ask(client, fields=["name"], expires_on="2026-03-04")
+    assert sub["state"] == "active"
+    service = client.app.state.subscriptions  # type: ignore[attr-defined]
+    told: list[float] = []
+    service.on_change(lambda: told.append(time.monotonic()))
+    clock.advance(days=2)
+    moved = time.monotonic()
+    while not told:
+        assert time.monotonic() - moved < 5, "no listener was told of the expiry"
+        time.sleep(0.02)
+    assert service.active_grants(clock.now) == []
+    assert client.get(f"/v1/subscriptions/{sub['id']}", auth=BANK).json()["state"] == "expired"

@@ -334,3 +334,30 @@ def test_a_restart_keeps_every_request_and_its_history(
     seen = after.get(BANK, sub.id)
     assert seen.state is State.ACTIVE and len(seen.history) == 2
     assert [g.id for g in after.active_grants(clock.now)] == [sub.id]
+
+
+def test_concurrent_decisions_on_one_request_have_one_winner(
+    service: SubscriptionService, clock: Clock
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sub = service.request(BANK, ask("BR-LEGAL-ENTITY", ["tax_credit_rating"]))
+
+    def decide(n: int) -> int | str:
+        try:
+            if n % 2:
+                service.approve(AMR, sub.id)
+            else:
+                service.reject(AMR, sub.id, f"reason {n}")
+        except ApiError as refused:
+            return refused.error_code
+        return n
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(decide, range(8)))
+    winners = [o for o in outcomes if isinstance(o, int)]
+    assert len(winners) == 1
+    assert sorted(o for o in outcomes if isinstance(o, str)) == ["INVALID_TRANSITION"] * 7
+    final = service.get(BANK, sub.id)
+    assert final.state is (State.ACTIVE if winners[0] % 2 else State.REJECTED)
+    assert len(final.history) == 2

@@ -23,6 +23,7 @@ from govbus.gateway._auth import Principal
 from govbus.gateway._db import Database, Transaction
 from govbus.gateway.audit import AuditRecord, AuditSink
 from govbus.gateway.subscriptions import _codes
+from govbus.gateway.subscriptions._authority import capacity, may_see
 from govbus.gateway.subscriptions._calendar import (
     WORKING_DAYS,
     china_date,
@@ -283,10 +284,10 @@ class SubscriptionService:
         now = self.clock()
         with self._writing() as (tx, changes):
             sub = self.store.get(tx, subscription_id) if _well_formed(subscription_id) else None
-            if sub is None or not self._may_see(principal, sub):
+            if sub is None or not may_see(principal, sub):
                 raise _codes.not_found(subscription_id)
             sub = self._settle(tx, sub, now, changes)
-            capacity = self._capacity(principal, sub, event)
+            acting_as = capacity(principal, sub, event)
             try:
                 state = next_state(sub.state, event)
             except InvalidTransition as exc:
@@ -298,27 +299,14 @@ class SubscriptionService:
                 to_state=state,
                 event=str(event),
                 actor=principal.name,
-                actor_role=capacity,
+                actor_role=acting_as,
                 at=now,
-                reason=reason if reason else f"approved by the {capacity}",
+                reason=reason if reason else f"approved by the {acting_as}",
             )
             self.store.change(tx, updated, transition)
             changes.record(updated, transition, updated.granted_fields or sub.requested_fields)
             history = self.store.history(tx, [sub.id])[sub.id]
         return self._view(updated, history, now)
-
-    def _capacity(self, principal: Principal, sub: StoredSubscription, event: Event) -> str:
-        """Who the principal acts as for `event` on `sub`, or 403."""
-        if principal.has_role("provider") and principal.department == sub.provider:
-            return "provider"
-        if event is Event.REVOKE:
-            if principal.has_role("admin"):
-                return "admin"
-            raise _codes.may_not_revoke(principal.name)
-        # The admin decides in the provider's place once the request is escalated.
-        if principal.has_role("admin") and sub.state is not State.PENDING:
-            return "admin"
-        raise _codes.may_not_decide(principal.name)
 
     # --- timed events --------------------------------------------------------------------
 
@@ -352,7 +340,7 @@ class SubscriptionService:
         now = self.clock()
         with self.store.db.transaction() as tx:
             sub = self.store.get(tx, subscription_id) if _well_formed(subscription_id) else None
-            if sub is None or not self._may_see(principal, sub):
+            if sub is None or not may_see(principal, sub):
                 raise _codes.not_found(subscription_id)
             history = self.store.history(tx, [sub.id])[sub.id]
         return self._view(sub, history, now)
@@ -391,11 +379,3 @@ class SubscriptionService:
         self, sub: StoredSubscription, history: list[Transition], now: datetime
     ) -> Subscription:
         return subscription_view(sub, history, now, self.working_days)
-
-    @staticmethod
-    def _may_see(principal: Principal, sub: StoredSubscription) -> bool:
-        return (
-            principal.name == sub.subscriber
-            or principal.has_role("admin")
-            or (principal.has_role("provider") and principal.department == sub.provider)
-        )

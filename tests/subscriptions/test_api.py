@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +33,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def client(tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
-    settings = GatewaySettings(
-        gateway_db=f"sqlite:///{tmp_path / 'gateway.db'}", subscription_sweep_seconds=0.05
-    )
+def client(database_url: str, clock: Clock) -> Iterator[TestClient]:
+    """The whole gateway app, lifespan included, on SQLite and on PostgreSQL."""
+    settings = GatewaySettings(gateway_db=database_url, subscription_sweep_seconds=0.05)
     app = create_app(settings)
     app.state.subscriptions.clock = clock
     with TestClient(app) as test_client:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from govbus import Catalog, GovbusError, RequestOutcome, request_verdict
+from govbus import Catalog, GovbusError, RequestOutcome, request_verdict, scrub_text
 from govbus.gateway._auth import Principal
 from govbus.gateway._db import Database, Transaction
 from govbus.gateway.audit import AuditRecord, AuditSink
@@ -282,6 +282,8 @@ class SubscriptionService:
         change: Callable[[StoredSubscription, datetime], StoredSubscription] | None,
     ) -> Subscription:
         now = self.clock()
+        # A reason is free text: identity and phone numbers never reach the history or audit.
+        reason = scrub_text(reason) if reason else None
         with self._writing() as (tx, changes):
             sub = self.store.get(tx, subscription_id) if _well_formed(subscription_id) else None
             if sub is None or not may_see(principal, sub):

@@ -152,13 +152,16 @@ def test_a_wider_grant_needs_a_new_request(service: SubscriptionService, clock: 
     assert grants == {narrow.id: ("name",), wide.id: ("name", "tax_credit_rating")}
 
 
-def test_rejection_is_final_and_says_why(service: SubscriptionService) -> None:
+def test_rejection_is_final_and_says_why(
+    service: SubscriptionService, audit: MemoryAuditLog
+) -> None:
     sub = service.request(BANK, ask("BR-LEGAL-ENTITY", ["tax_credit_rating"]))
     blank = refused(service.reject, AMR, sub.id, " ")
     assert (blank.status, blank.error_code) == (422, "REASON_REQUIRED")
     rejected = service.reject(AMR, sub.id, "no legal basis for credit ratings")
     assert rejected.state is State.REJECTED and rejected.waiting_on is None
     assert rejected.history[-1].reason == "no legal basis for credit ratings"
+    assert audit.records[-1].reason == "no legal basis for credit ratings"
     for again in (service.approve, service.reject):
         args = (AMR, sub.id) if again is service.approve else (AMR, sub.id, "again")
         error = refused(again, *args)
@@ -300,6 +303,18 @@ def test_each_principal_lists_what_it_may_see(service: SubscriptionService) -> N
     assert [s.id for s in service.visible(AMR, State.PENDING)] == [mine.id]
     assert [s.id for s in service.visible(PSB, State.PENDING)] == [person.id]
     assert {s.id for s in service.visible(ADMIN)} == {mine.id, granted.id, person.id}
+
+
+def test_personal_numbers_in_a_reason_never_reach_history_or_audit(
+    service: SubscriptionService, audit: MemoryAuditLog
+) -> None:
+    sub = service.request(BANK, ask("BR-PERSON", ["name"]))
+    written = "applicant 110105198503120020 (tel 13812345678) is not a customer"
+    rejected = service.reject(PSB, sub.id, written)
+    stored = service.get(ADMIN, sub.id).history[-1].reason
+    for text in (rejected.history[-1].reason, stored, audit.records[-1].reason or ""):
+        assert "110105198503120020" not in text and "13812345678" not in text
+        assert text == "applicant [id-number] (tel [phone]) is not a customer"
 
 
 def test_a_failing_listener_does_not_undo_the_change(

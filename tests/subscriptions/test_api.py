@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -117,13 +118,18 @@ def test_refusals_have_codes(client: TestClient) -> None:
         {"fields": ["Name; DROP TABLE"]},
         {"granted_fields": ["name"]},
         {"expires_on": "tomorrow"},
+        {"expires_on": "9999-12-31"},
+        {"purpose": "loan \ud800 checks"},
         {"purpose": "x" * 2001},
     ],
 )
 def test_a_malformed_request_is_422_and_stores_nothing(
     client: TestClient, changes: dict[str, Any]
 ) -> None:
-    reply = client.post("/v1/subscriptions", json={**BODY, **changes}, auth=BANK)
+    # Sent as escaped JSON text, so that a lone surrogate reaches the server as "\ud800".
+    raw = json.dumps({**BODY, **changes})
+    headers = {"content-type": "application/json"}
+    reply = client.post("/v1/subscriptions", content=raw, headers=headers, auth=BANK)
     assert error(reply) == (422, "INVALID_REQUEST")
     assert "\x00" not in reply.text and "DROP" not in reply.text
     assert client.get("/v1/subscriptions", auth=BANK).json() == {"subscriptions": []}

@@ -10,13 +10,17 @@ from collections.abc import Sequence
 from fastapi import APIRouter, FastAPI
 
 from govbus import checkout_root
+from govbus.gateway._access_log import scrub_access_log
 from govbus.gateway._auth import CredentialStore
+from govbus.gateway._body_limits import BodyLimitMiddleware
 from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._ingest import ingest_router
+from govbus.gateway._openapi import install_openapi
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.catalog import CatalogStore, catalog_router
 from govbus.gateway.registry import RegistryStore, registry_router
 
 
@@ -29,9 +33,12 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     app.state.audit = MemoryAuditLog()
+    app.state.catalog_store = CatalogStore.from_settings(settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(catalog_router)
     for router in extra_routers:
         app.include_router(router)
 
@@ -39,4 +46,6 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    install_openapi(app)
+    scrub_access_log(app.routes)
     return app

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
 from urllib.parse import unquote
 
-from starlette.routing import BaseRoute
+from govbus.gateway._routes import RouteTable
 
 ACCESS_LOGGER = "uvicorn.access"
 NO_ROUTE = "(no route)"
@@ -28,12 +27,10 @@ class AccessLogScrubber(logging.Filter):
         self._routes: dict[str, re.Pattern[str]] = {}
         self._lock = threading.Lock()
 
-    def learn(self, routes: Iterable[BaseRoute]) -> None:
+    def learn(self, table: RouteTable) -> None:
         with self._lock:
-            for route in routes:
-                template, regex = getattr(route, "path", None), getattr(route, "path_regex", None)
-                if isinstance(template, str) and isinstance(regex, re.Pattern):
-                    self._routes.setdefault(template, regex)
+            for entry in table.entries:
+                self._routes.setdefault(entry.template, entry.regex)
 
     def template(self, logged_path: str) -> str:
         path = unquote(logged_path.partition("?")[0])
@@ -58,9 +55,9 @@ class AccessLogScrubber(logging.Filter):
 _SCRUBBER = AccessLogScrubber()
 
 
-def scrub_access_log(routes: Iterable[BaseRoute]) -> AccessLogScrubber:
+def scrub_access_log(table: RouteTable) -> AccessLogScrubber:
     """Install the scrubber on uvicorn's access logger (once) and teach it these routes."""
-    _SCRUBBER.learn(routes)
+    _SCRUBBER.learn(table)
     logger = logging.getLogger(ACCESS_LOGGER)
     if _SCRUBBER not in logger.filters:
         logger.addFilter(_SCRUBBER)

@@ -18,6 +18,7 @@ from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._ingest import ingest_router
 from govbus.gateway._openapi import install_openapi
+from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import MemoryAuditLog
 from govbus.gateway.catalog import CatalogStore, catalog_router
@@ -47,5 +48,6 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
         return {"status": "ok"}
 
     install_openapi(app)
-    scrub_access_log(app.routes)
+    app.state.routes = RouteTable(app)
+    scrub_access_log(app.state.routes)
     return app

@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from govbus import GovbusError, error_location
 
@@ -107,12 +106,8 @@ def error_response(
 
 def allowed_methods(request: Request) -> str:
     """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    table = getattr(request.app.state, "routes", None)
+    return ", ".join(sorted(table.allowed(request.url.path))) if table is not None else ""
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:

@@ -24,7 +24,6 @@ _log = structlog.get_logger("gateway")
 # HTTP status -> Confluent error code, for errors raised outside the registry's own code.
 _CONFLUENT_CODES = {401: 40101, 403: 40301, 404: 404, 405: 405, 413: 41301, 422: 42201, 429: 42901}
 _HTTP_CODES = {
-    400: "BAD_REQUEST",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
@@ -138,6 +137,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"method not allowed here (allowed: {headers['Allow']})"
     elif exc.status_code == 404:
         message = "no such route"  # Starlette's detail is fixed, but never echo the path
+    elif exc.status_code == 400:  # FastAPI's "error parsing the body": a malformed body
+        return error_response(request, 422, "INVALID_REQUEST", "body: not valid UTF-8 JSON")
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     return error_response(request, exc.status_code, code, message, headers)
 

@@ -21,8 +21,11 @@ class RegistryResponse(JSONResponse):
     media_type = REGISTRY_MEDIA_TYPE
 
 
-def subject_path(subject: str) -> str:
-    """The path's subject in NFC; control and format characters are 42208 (INVALID_SUBJECT)."""
+def subject_path(subject: str, _: Principal = Depends(current_principal)) -> str:  # noqa: B008
+    """The path's subject in NFC; control and format characters are 42208 (INVALID_SUBJECT).
+
+    Authenticates first (FastAPI caches the principal for the route's own dependency), so an
+    anonymous caller gets 401 whatever the subject."""
     return _service.subject_name(subject)
 
 

@@ -245,3 +245,10 @@ def test_openapi_documents_statuses_media_type_and_security(client: TestClient) 
     assert "404" in paths["/subjects/{subject}/versions/{version}"]["get"]["responses"]
     assert "Retry-After" in paths["/v1/catalog"]["get"]["responses"]["429"]["headers"]
     assert {"403", "413", "503"} <= set(paths["/v1/events"]["post"]["responses"])
+
+
+def test_an_anonymous_caller_is_401_before_the_subject_is_judged(client: TestClient) -> None:
+    invisible = quote("a\u200bb")
+    response = client.get(f"/subjects/{invisible}/versions")
+    assert response.status_code == 401
+    assert response.json()["error_code"] == 40101

@@ -76,7 +76,8 @@ def test_duplicate_identifiers(schemas_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("published: 2026-01-05", "published: 2026-13-05", "not a valid YAML date"),
+        ("published: 2026-01-05", "published: 2026-13-05", "BR-PERSON].metadata.published"),
+        ("published: 2026-01-05", "published: 2026-02-30", "BR-PERSON].metadata.published"),
         ("published: 2026-01-05", "published: 2026-12-01", "updated (元数据更新日期) is before"),
         ("published: 2026-01-05", "published: soon", "resources[BR-PERSON].metadata.published"),
         ("keywords: [人口, 身份, 户籍, 婚姻, 学历]", "keywords: []", "metadata.keywords"),

@@ -3,6 +3,8 @@ and the OpenAPI document. In-process (TestClient); the access log is in test_acc
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import unicodedata
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message
 
 from govbus.gateway._app import create_app
 from govbus.gateway._settings import GatewaySettings
@@ -157,25 +160,50 @@ def test_a_20_mb_schema_registration_is_refused_with_413(client: TestClient) -> 
     assert client.get("/subjects/big-value/versions", auth=BANK).status_code == 404
 
 
-def test_a_chunked_body_over_the_cap_is_stopped(client: TestClient) -> None:
-    sent = 0
+def test_a_chunked_body_is_stopped_once_past_the_cap(client: TestClient) -> None:
+    """At the ASGI level, to count what the app pulled: a 25 MB chunked body is refused after
+    a little over the 1 MiB cap is read, not after all of it."""
+    chunk, chunks = b"x" * 64_000, 400
+    pulled = 0
+    sent: list[Message] = []
+    auth = base64.b64encode(b"registry-admin:dev-registry-admin")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/subjects/chunked-value/versions",
+        "raw_path": b"/subjects/chunked-value/versions",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", b"Basic " + auth),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+        "state": {},
+    }
 
-    def chunks() -> Iterator[bytes]:
-        nonlocal sent
-        yield b'{"schema": "'
-        for _ in range(400):
-            sent += 1
-            yield b"x" * 64_000
-        yield b'"}'
+    async def receive() -> Message:
+        nonlocal pulled
+        pulled += 1
+        if pulled > chunks:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": chunk, "more_body": True}
 
-    response = client.post(
-        "/subjects/chunked-value/versions",
-        content=chunks(),
-        headers={"content-type": "application/json"},
-        auth=ADMIN,
-    )
-    assert response.status_code == 413
-    assert response.json()["error_code"] == 41301
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413
+    assert json.loads(body)["error_code"] == 41301
+    assert pulled <= 1024 * 1024 // len(chunk) + 2, pulled
 
 
 def test_a_body_longer_than_its_content_length_is_stopped(client: TestClient) -> None:

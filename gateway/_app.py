@@ -15,7 +15,7 @@ from govbus.gateway._auth import CredentialStore
 from govbus.gateway._body_limits import BodyLimitMiddleware
 from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
-from govbus.gateway._errors import install_error_handlers
+from govbus.gateway._errors import error_responses, install_error_handlers
 from govbus.gateway._ingest import ingest_router
 from govbus.gateway._openapi import install_openapi
 from govbus.gateway._routes import RouteTable
@@ -26,7 +26,13 @@ from govbus.gateway.registry import RegistryStore, registry_router
 
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    app = FastAPI(title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="govbus gateway",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        responses=error_responses(401, 422, 429),  # 413 and 404 are added per operation
+    )
     app.state.settings = settings
     app.state.credentials = CredentialStore.from_file(
         credentials_file(settings.gateway_credentials, checkout_root())

@@ -37,9 +37,7 @@ from govbus.producers import OutgoingRecord, Publisher, event_from_record
 MAX_BATCH = 1000
 ACK_TIMEOUT = 15.0
 
-ingest_router = APIRouter(
-    tags=["ingest"], responses=error_responses(401, 403, 413, 422, 429, 502, 503)
-)
+ingest_router = APIRouter(tags=["ingest"], responses=error_responses(403, 502, 503))
 
 
 class IngestEvent(BaseModel):

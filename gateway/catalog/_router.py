@@ -6,12 +6,11 @@ from fastapi import APIRouter, Depends, Request
 
 from govbus import CatalogEntry
 from govbus.gateway._auth import Principal, current_principal
-from govbus.gateway._errors import error_responses
 from govbus.gateway.catalog._models import CatalogListing
 from govbus.gateway.catalog._service import find_entry
 from govbus.gateway.catalog._store import CatalogStore
 
-catalog_router = APIRouter(tags=["catalog"], responses=error_responses(401, 422, 429))
+catalog_router = APIRouter(tags=["catalog"])
 reader = Depends(current_principal)
 
 
@@ -27,7 +26,7 @@ def list_catalog(request: Request, _: Principal = reader) -> CatalogListing:
     return CatalogListing(resources=_store(request).entries())
 
 
-@catalog_router.get("/v1/catalog/{resource}", responses=error_responses(404))
+@catalog_router.get("/v1/catalog/{resource}")
 def get_catalog_entry(resource: str, request: Request, _: Principal = reader) -> CatalogEntry:
     """One resource by its code (BR-PERSON); 404 RESOURCE_NOT_FOUND for any other value."""
     return find_entry(_store(request), resource)

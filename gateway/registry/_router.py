@@ -34,12 +34,10 @@ Subject = Annotated[str, Depends(subject_path)]
 registry_router = APIRouter(
     tags=[REGISTRY_TAG],
     default_response_class=RegistryResponse,
-    responses=error_responses(401, 413, 422, 429),
 )
 reader = Depends(current_principal)
 admin = Depends(require_role("admin"))
 WRITE = error_responses(403, 409)
-NOT_FOUND = error_responses(404)
 
 
 def _store(request: Request) -> RegistryStore:
@@ -61,7 +59,7 @@ def register_version(
     return {"id": registered.schema_id}
 
 
-@registry_router.post("/subjects/{subject}", responses=NOT_FOUND)
+@registry_router.post("/subjects/{subject}")
 def lookup_schema(
     subject: Subject, body: SchemaRequest, request: Request, _: Principal = reader
 ) -> dict[str, Any]:
@@ -75,7 +73,7 @@ def lookup_schema(
     }
 
 
-@registry_router.get("/schemas/ids/{schema_id}", responses=NOT_FOUND)
+@registry_router.get("/schemas/ids/{schema_id}")
 def schema_by_id(schema_id: int, request: Request, _: Principal = reader) -> dict[str, Any]:
     stored = _store(request).schema(schema_id)
     if stored is None:
@@ -83,7 +81,7 @@ def schema_by_id(schema_id: int, request: Request, _: Principal = reader) -> dic
     return {"schema": stored.schema_text}
 
 
-@registry_router.get("/schemas/ids/{schema_id}/versions", responses=NOT_FOUND)
+@registry_router.get("/schemas/ids/{schema_id}/versions")
 def versions_of_schema(
     schema_id: int, request: Request, _: Principal = reader
 ) -> list[dict[str, Any]]:
@@ -93,7 +91,7 @@ def versions_of_schema(
     return [{"subject": s, "version": v} for s, v in store.usages(schema_id)]
 
 
-@registry_router.get("/schemas/ids/{schema_id}/subjects", responses=NOT_FOUND)
+@registry_router.get("/schemas/ids/{schema_id}/subjects")
 def subjects_of_schema(schema_id: int, request: Request, _: Principal = reader) -> list[str]:
     store = _store(request)
     if store.schema(schema_id) is None:
@@ -111,7 +109,7 @@ def list_subjects(request: Request, _: Principal = reader) -> list[str]:
     return _store(request).subjects()
 
 
-@registry_router.get("/subjects/{subject}/versions", responses=NOT_FOUND)
+@registry_router.get("/subjects/{subject}/versions")
 def list_versions(subject: Subject, request: Request, _: Principal = reader) -> list[int]:
     versions = _store(request).versions(subject)
     if not versions:
@@ -119,7 +117,7 @@ def list_versions(subject: Subject, request: Request, _: Principal = reader) -> 
     return [v.version for v in versions]
 
 
-@registry_router.get("/subjects/{subject}/versions/{version}", responses=NOT_FOUND)
+@registry_router.get("/subjects/{subject}/versions/{version}")
 def get_version(
     subject: Subject, version: str, request: Request, _: Principal = reader
 ) -> dict[str, Any]:
@@ -132,7 +130,7 @@ def get_version(
     }
 
 
-@registry_router.get("/subjects/{subject}/versions/{version}/schema", responses=NOT_FOUND)
+@registry_router.get("/subjects/{subject}/versions/{version}/schema")
 def get_version_schema(
     subject: Subject, version: str, request: Request, _: Principal = reader
 ) -> PlainTextResponse:
@@ -147,7 +145,7 @@ def _compatibility_result(problems: list[str], verbose: bool) -> dict[str, Any]:
     return result
 
 
-@registry_router.post("/compatibility/subjects/{subject}/versions/{version}", responses=NOT_FOUND)
+@registry_router.post("/compatibility/subjects/{subject}/versions/{version}")
 def check_against_version(
     subject: Subject,
     version: str,
@@ -166,7 +164,7 @@ def check_against_version(
     return _compatibility_result(problems, verbose)
 
 
-@registry_router.post("/compatibility/subjects/{subject}/versions", responses=NOT_FOUND)
+@registry_router.post("/compatibility/subjects/{subject}/versions")
 def check_against_subject(
     subject: Subject,
     body: SchemaRequest,
@@ -200,7 +198,7 @@ def put_global_config(
     return {"compatibility": str(level)}
 
 
-@registry_router.get("/config/{subject}", responses=NOT_FOUND)
+@registry_router.get("/config/{subject}")
 def get_subject_config(
     subject: Subject,
     request: Request,

@@ -11,13 +11,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from govbus import checkout_root, load_catalog
+from govbus.gateway._access_log import scrub_access_log
 from govbus.gateway._auth import CredentialStore
+from govbus.gateway._body_limits import BodyLimitMiddleware
 from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
-from govbus.gateway._errors import install_error_handlers
+from govbus.gateway._errors import error_responses, install_error_handlers
 from govbus.gateway._ingest import ingest_router
+from govbus.gateway._openapi import install_openapi
+from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.catalog import CatalogStore, catalog_router
 from govbus.gateway.registry import RegistryStore, registry_router
 from govbus.gateway.subscriptions import (
     SubscriptionService,
@@ -39,7 +44,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(
-        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=_lifespan
+        title="govbus gateway",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+        responses=error_responses(401, 422, 429),  # 413 and 404 are added per operation
     )
     app.state.settings = settings
     app.state.credentials = CredentialStore.from_file(
@@ -50,9 +60,12 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.audit = MemoryAuditLog()
     app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
+    app.state.catalog_store = CatalogStore.from_settings(settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(catalog_router)
     app.include_router(subscriptions_router)
     for router in extra_routers:
         app.include_router(router)
@@ -61,4 +74,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    install_openapi(app)
+    app.state.routes = RouteTable(app)
+    scrub_access_log(app.state.routes)
     return app

@@ -17,3 +17,17 @@ class GatewaySettings(Settings):
     gateway_credentials: Path | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081
+
+    # The audit log (docs/gateway.md, "Audit"). The Ed25519 key (PEM) that signs checkpoints;
+    # unset in a checkout: .govbus/audit-signing-key.pem, generated on first start.
+    audit_signing_key: Path | None = None
+    audit_checkpoint_every: int = 100  # entries
+    audit_checkpoint_seconds: float = 60.0
+    audit_topic: str = "govbus.audit"
+    # Mirror the log to audit_topic; unset: when GOVBUS_BOOTSTRAP_SERVERS is configured.
+    audit_mirror: bool | None = None
+
+    def audit_mirror_enabled(self) -> bool:
+        if self.audit_mirror is not None:
+            return self.audit_mirror
+        return "bootstrap_servers" in self.model_fields_set

@@ -100,8 +100,8 @@ def _checkpoint_problem(
             return f"{missing} missing: the tail was cut before checkpoint {last}"
         if hashes.get(checkpoint.seq) != checkpoint.hash:
             return (
-                f"entries after {last_good} rewritten: checkpoint {checkpoint.seq} signs "
-                f"another hash for entry {checkpoint.seq}"
+                f"the chain was rewritten between entries {last_good + 1} and {checkpoint.seq}: "
+                f"checkpoint {checkpoint.seq} signs another hash"
             )
         last_good = checkpoint.seq
     return None

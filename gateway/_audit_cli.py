@@ -37,6 +37,13 @@ def verify(
     from_kafka: Annotated[
         bool, typer.Option("--from-kafka", help="Read the Kafka mirror instead of the database")
     ] = False,
+    both: Annotated[
+        bool,
+        typer.Option(
+            "--both",
+            help="Verify the database and the mirror, each against the other's checkpoints",
+        ),
+    ] = False,
     topic: Annotated[str | None, typer.Option(help="Mirror topic (GOVBUS_AUDIT_TOPIC)")] = None,
     db: Annotated[str | None, typer.Option(help="Gateway database (GOVBUS_GATEWAY_DB)")] = None,
     public_key: Annotated[
@@ -53,6 +60,7 @@ def verify(
         AuditKeyError,
         load_public_key,
         public_key_path,
+        verify_both,
         verify_database,
         verify_topic,
     )
@@ -62,17 +70,21 @@ def verify(
         key = load_public_key(public_key or public_key_path(settings))
     except AuditKeyError as exc:
         _refuse(exc.code, exc.message)
-    if from_kafka:
+    database = open_database(db or settings.gateway_db)
+    name = topic or settings.audit_topic
+    if from_kafka or both:
         require_broker(settings)
-        name = topic or settings.audit_topic
         try:
-            report = verify_topic(settings, name, key)
+            if both:
+                report, source = verify_both(database, settings, name, key)
+            else:
+                report, source = verify_topic(settings, name, key), f"topic {name}"
         except KafkaException as exc:
             _refuse("AUDIT_TOPIC_UNREADABLE", f"{name}: {exc.args[0].str()}")
-        source = f"topic {name}"
+        except (TimeoutError, RuntimeError) as exc:
+            _refuse("AUDIT_TOPIC_UNREADABLE", str(exc))
     else:
-        report = verify_database(open_database(db or settings.gateway_db), key)
-        source = "database"
+        report, source = verify_database(database, key), "database"
     if report.problem is not None:
         _refuse("AUDIT_TAMPERED", f"{report.problem} ({source})", EXIT_TAMPERED)
     typer.echo(_summary(report, source))

@@ -24,7 +24,7 @@ from govbus.gateway.audit._signing import (
     write_new_key,
 )
 from govbus.gateway.audit._store import AuditStore
-from govbus.gateway.audit._verify import verify_database, verify_topic
+from govbus.gateway.audit._verify import verify_both, verify_database, verify_topic
 
 __all__ = [
     "GENESIS_HASH",
@@ -53,6 +53,7 @@ __all__ = [
     "public_key_path",
     "public_pem",
     "read_topic",
+    "verify_both",
     "verify_database",
     "verify_topic",
     "write_new_key",

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from govbus.gateway._db import open_database
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import (
     AuditRecord,
@@ -201,3 +203,55 @@ def test_from_kafka_a_message_that_is_no_entry(
     assert refused_from(kafka, topic, key_file(tmp_path)) == (
         "the message at offset 3 is not an audit entry or checkpoint"
     )
+
+
+def both(settings: GatewaySettings, key: Path) -> Result:
+    env = {"GOVBUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers}
+    return verify(
+        "--both", "--db", settings.gateway_db, "--topic", settings.audit_topic,
+        "--public-key", str(key), env=env,
+    )  # fmt: skip
+
+
+def test_both_copies_catch_a_database_cut_together_with_its_checkpoints(
+    settings: GatewaySettings, tmp_path: Path
+) -> None:
+    key = key_file(tmp_path)
+    mirrored(settings, key, 12)
+    assert both(settings, key).exit_code == 0
+    with open_database(settings.gateway_db).transaction(write=True) as tx:
+        tx.execute("DELETE FROM audit_entries WHERE seq > 7")
+        tx.execute("DELETE FROM audit_checkpoints WHERE seq > 7")
+    alone = verify("--db", settings.gateway_db, "--public-key", str(key))
+    assert alone.exit_code == 0  # the database alone cannot tell
+    result = both(settings, key)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error AUDIT_TAMPERED: entries 8-12 missing: the tail was cut before checkpoint 12 "
+        "(database, against the checkpoints of both copies)"
+    )
+
+
+def test_both_copies_catch_an_unsigned_entry_rewritten_in_the_database(
+    settings: GatewaySettings, tmp_path: Path
+) -> None:
+    key = key_file(tmp_path)
+    mirrored(settings, key, 12)
+    log = make_log(settings.gateway_db, key, every=5)
+    log.mirror = KafkaMirror(log.store, settings, settings.audit_topic, idle_seconds=0.2)
+    log.mirror.start()
+    log.append(access(12))
+    log.append(access(13))
+    assert log.mirror.wait_until(14, timeout=60)
+    log.mirror.close()  # no checkpoint: 13 and 14 stay unsigned
+    last = next(e for e in log.store.all_entries() if e.seq == 14)
+    forged = last.model_copy(update={"actor": "nobody"})
+    forged = forged.model_copy(update={"hash": forged.computed_hash()})
+    with log.store.db.transaction(write=True) as tx:
+        tx.execute(
+            "UPDATE audit_entries SET actor = ?, hash = ? WHERE seq = 14", ("nobody", forged.hash)
+        )
+    assert verify("--db", settings.gateway_db, "--public-key", str(key)).exit_code == 0
+    result = both(settings, key)
+    assert result.exit_code == 1
+    assert "entry 14 differs between the database and the mirror" in result.output

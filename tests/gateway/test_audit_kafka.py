@@ -255,3 +255,27 @@ def test_both_copies_catch_an_unsigned_entry_rewritten_in_the_database(
     result = both(settings, key)
     assert result.exit_code == 1
     assert "entry 14 differs between the database and the mirror" in result.output
+
+
+def test_the_gateway_mirrors_from_its_lifespan_and_flushes_when_it_stops(
+    settings: GatewaySettings, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from govbus.gateway._app import create_app
+
+    configured = settings.model_copy(
+        update={"audit_signing_key": key_file(tmp_path), "audit_checkpoint_every": 100}
+    )
+    assert configured.audit_mirror_enabled()  # bootstrap_servers is configured
+    app = create_app(configured)
+    with TestClient(app):
+        for i in range(3):
+            app.state.audit.append(access(i))
+    items = read_topic(configured, configured.audit_topic)
+    assert [(type(i).__name__, i.seq) for i in items] == [
+        ("ChainEntry", 1),
+        ("ChainEntry", 2),
+        ("ChainEntry", 3),
+        ("Checkpoint", 3),  # signed and mirrored on the way down
+    ]

@@ -87,8 +87,17 @@ class KafkaMirror:
 
         ensure_audit_topic(self.settings, self.topic)
         last = read_topic(self.settings, self.topic, last_only=True)
+        position = _position(last[-1]) if last else _START
+        head = self.store.head_seq()
+        if position[0] > head:  # another chain's topic, or the database was restored
+            _log.error(
+                "audit topic is ahead of the database; nothing is mirrored until it catches up",
+                topic=self.topic,
+                topic_seq=position[0],
+                database_seq=head,
+            )
         with self._caught_up:
-            self.position = _position(last[-1]) if last else _START
+            self.position = position
         return Producer(producer_config(self.settings, **{"linger.ms": 0}))
 
     def _pending(self, position: Position) -> list[Item]:

@@ -130,6 +130,11 @@ class AuditStore:
             _insert_checkpoint(tx, checkpoint)
         return checkpoint
 
+    def head_seq(self) -> int:
+        with self.db.transaction() as tx:
+            head = _head(tx)
+        return head[0] if head else 0
+
     def entries_after(self, seq: int, limit: int = PAGE) -> list[ChainEntry]:
         with self.db.transaction() as tx:
             rows = tx.execute(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from govbus.gateway.audit import (
     GENESIS_HASH,
@@ -187,3 +190,40 @@ def test_the_guard_leaves_pseudonyms_and_names_alone() -> None:
         records=3,
     )
     assert guard_record(plain) is plain
+
+
+Tamper = Callable[[list[ChainEntry], int], list[ChainEntry]]
+
+
+def _alter(entries: list[ChainEntry], k: int) -> list[ChainEntry]:
+    return [e.model_copy(update={"records": 7}) if e.seq == k else e for e in entries]
+
+
+def _remove(entries: list[ChainEntry], k: int) -> list[ChainEntry]:
+    return [e for e in entries if e.seq != k]
+
+
+def _remove_renumbered(entries: list[ChainEntry], k: int) -> list[ChainEntry]:
+    return [
+        e.model_copy(update={"seq": e.seq - 1}) if e.seq > k else e for e in _remove(entries, k)
+    ]
+
+
+def _insert_renumbered(entries: list[ChainEntry], k: int) -> list[ChainEntry]:
+    head = (k - 1, entries[k - 2].hash) if k > 1 else None
+    forged = next_entry(head, "2026-12-01T00:00:00.000000Z", record(99))
+    shifted = [e.model_copy(update={"seq": e.seq + 1}) for e in entries[k - 1 :]]
+    return [*entries[: k - 1], forged, *shifted]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(min_value=2, max_value=25),
+    where=st.floats(min_value=0, max_value=1, exclude_max=True),
+    tamper=st.sampled_from([_alter, _remove, _remove_renumbered, _insert_renumbered]),
+)
+def test_any_single_tampering_is_named_at_its_entry(n: int, where: float, tamper: Tamper) -> None:
+    entries = chain(n)
+    k = 1 + int(where * (n - 1))  # 1..n-1: the last entry has no follower to betray it
+    found = problem(tamper(entries, k), signed(entries, n))
+    assert found is not None and (found.startswith(f"entry {k} ") or f"entries {k}-" in found)

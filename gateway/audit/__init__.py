@@ -7,7 +7,7 @@ checkpoints, mirrored to Kafka. `MemoryAuditLog` stays for unit tests.
 from govbus.gateway.audit._chain import GENESIS_HASH, ChainEntry, Checkpoint, next_entry
 from govbus.gateway.audit._check import ChainReport, check_chain
 from govbus.gateway.audit._guard import guard_record
-from govbus.gateway.audit._kafka import TOPIC_CONFIG, encode_item, read_topic
+from govbus.gateway.audit._kafka import READER_GROUP_PREFIX, TOPIC_CONFIG, encode_item, read_topic
 from govbus.gateway.audit._log import ChainedAuditLog
 from govbus.gateway.audit._memory import MemoryAuditLog
 from govbus.gateway.audit._mirror import KafkaMirror
@@ -28,6 +28,7 @@ from govbus.gateway.audit._verify import verify_both, verify_database, verify_to
 
 __all__ = [
     "GENESIS_HASH",
+    "READER_GROUP_PREFIX",
     "TOPIC_CONFIG",
     "AuditKeyError",
     "AuditPage",

@@ -17,6 +17,9 @@ from govbus import Settings, client_config, ensure_topics
 from govbus.gateway.audit._chain import ChainEntry, Checkpoint
 
 Item = ChainEntry | Checkpoint
+# Readers take a throwaway group (they assign the partition and commit nothing); on a secured
+# cluster they need READ on this group prefix besides READ and DESCRIBE on the topic.
+READER_GROUP_PREFIX = "govbus-audit-reader-"
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
@@ -54,7 +57,7 @@ def _reader(settings: Settings) -> Any:
     return Consumer(
         client_config(settings)
         | {
-            "group.id": f"govbus-audit-reader-{uuid.uuid4().hex[:8]}",
+            "group.id": f"{READER_GROUP_PREFIX}{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
         }

@@ -6,10 +6,9 @@ Add a router by passing it in `extra_routers` or by listing it in `create_app` b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from govbus import checkout_root
 from govbus.gateway._auth import CredentialStore
@@ -18,31 +17,30 @@ from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._ingest import ingest_router
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.audit import audit_router, open_audit_log
+from govbus.gateway.audit import audit_router, audit_running, open_audit_log
 from govbus.gateway.registry import RegistryStore, registry_router
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work starts with the server and is flushed when it stops."""
-    app.state.audit.start()
-    try:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work starts with the server and stops, in reverse order, with it."""
+    async with AsyncExitStack() as background:
+        # First in, last out: the parts that write audit records stop before it is flushed.
+        await background.enter_async_context(audit_running(app.state.audit))
         yield
-    finally:
-        await run_in_threadpool(app.state.audit.close)
 
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(
-        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan
+        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=_lifespan
     )
     app.state.settings = settings
     app.state.credentials = CredentialStore.from_file(
         credentials_file(settings.gateway_credentials, checkout_root())
     )
     app.state.db = open_database(settings.gateway_db)
+    app.state.audit = open_audit_log(settings, app.state.db)  # before the parts that write to it
     app.state.registry = RegistryStore(app.state.db)
-    app.state.audit = open_audit_log(settings, app.state.db)
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)

@@ -14,7 +14,12 @@ from govbus.gateway.audit._mirror import KafkaMirror
 from govbus.gateway.audit._models import AuditRecord, AuditSink
 from govbus.gateway.audit._router import audit_router
 from govbus.gateway.audit._service import AuditPage
-from govbus.gateway.audit._setup import audit_key_path, open_audit_log, public_key_path
+from govbus.gateway.audit._setup import (
+    audit_key_path,
+    audit_running,
+    open_audit_log,
+    public_key_path,
+)
 from govbus.gateway.audit._signing import (
     AuditKeyError,
     CheckpointSigner,
@@ -44,6 +49,7 @@ __all__ = [
     "MemoryAuditLog",
     "audit_key_path",
     "audit_router",
+    "audit_running",
     "check_chain",
     "encode_item",
     "guard_record",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from govbus import checkout_root
@@ -53,3 +56,14 @@ def open_audit_log(settings: GatewaySettings, db: Database) -> ChainedAuditLog:
         checkpoint_seconds=settings.audit_checkpoint_seconds,
         mirror=mirror,
     )
+
+
+@asynccontextmanager
+async def audit_running(log: ChainedAuditLog) -> AsyncIterator[None]:
+    """The log's timer and mirror for the server's lifetime; the head is signed and flushed
+    on the way out. Enter it first in the lifespan, so it closes after every part that writes."""
+    log.start()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(log.close)

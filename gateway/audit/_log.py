@@ -43,7 +43,7 @@ class ChainedAuditLog:
 
     def append_entry(self, record: AuditRecord) -> ChainEntry:
         entry = self.store.append(
-            guard_record(record), now_at(), self.signer.sign, self.checkpoint_every
+            guard_record(record), now_at, self.signer.sign, self.checkpoint_every
         )
         if self.mirror is not None:
             self.mirror.wake()

@@ -94,10 +94,15 @@ class AuditStore:
         self.db = db
         migrate(db, "audit", _MIGRATIONS)
 
-    def append(self, record: AuditRecord, at: str, sign: Sign, every: int) -> ChainEntry:
-        """Chain `record` after the head; sign the new head when `every` entries are unsigned."""
+    def append(
+        self, record: AuditRecord, clock: Callable[[], str], sign: Sign, every: int
+    ) -> ChainEntry:
+        """Chain `record` after the head; sign the new head when `every` entries are unsigned.
+
+        The time is read under the write lock, so `at` never goes back as `seq` goes up (on
+        one clock)."""
         with self.db.transaction(write=True) as tx:
-            entry = next_entry(_head(tx), at, record)
+            entry = next_entry(_head(tx), clock(), record)
             tx.execute(
                 f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -72,6 +72,8 @@ def test_concurrent_appends_chain_one_after_the_other(db_url: str, key: Path) ->
     report = verify_database(log.store.db, load_public_key(key))
     assert report.intact, report.problem
     assert report.entries == 60 and report.head_seq == 60
+    times = [e.at for e in log.store.all_entries()]
+    assert times == sorted(times)  # stamped under the write lock
     assert [c.seq for c in log.store.all_checkpoints()] == [7, 14, 21, 28, 35, 42, 49, 56]
 
 

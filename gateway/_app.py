@@ -21,7 +21,7 @@ from govbus.gateway._ingest import ingest_router
 from govbus.gateway._openapi import install_openapi
 from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.audit import audit_router, audit_running, open_audit_log
 from govbus.gateway.catalog import CatalogStore, catalog_router
 from govbus.gateway.registry import RegistryStore, registry_router
 from govbus.gateway.subscriptions import (
@@ -33,7 +33,10 @@ from govbus.gateway.subscriptions import (
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work starts with the server and stops, in reverse order, with it."""
     async with AsyncExitStack() as background:
+        # First in, last out: the parts that write audit records stop before it is flushed.
+        await background.enter_async_context(audit_running(app.state.audit))
         await background.enter_async_context(
             subscription_sweeper(
                 app.state.subscriptions, app.state.settings.subscription_sweep_seconds
@@ -56,8 +59,8 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
         credentials_file(settings.gateway_credentials, checkout_root())
     )
     app.state.db = open_database(settings.gateway_db)
+    app.state.audit = open_audit_log(settings, app.state.db)  # before the parts that write to it
     app.state.registry = RegistryStore(app.state.db)
-    app.state.audit = MemoryAuditLog()
     app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     app.state.catalog_store = CatalogStore.from_settings(settings)
@@ -67,6 +70,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.include_router(ingest_router)
     app.include_router(catalog_router)
     app.include_router(subscriptions_router)
+    app.include_router(audit_router)
     for router in extra_routers:
         app.include_router(router)
 

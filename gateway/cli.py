@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from govbus.gateway._audit_cli import audit_app
 from govbus.gateway._settings import GatewaySettings
 
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.audit import AuditKeyError
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
 credentials_app = typer.Typer(
@@ -38,7 +40,7 @@ FileOption = Annotated[
 ]
 
 
-def _refuse(exc: CredentialsError) -> NoReturn:
+def _refuse(exc: CredentialsError | AuditKeyError) -> NoReturn:
     typer.echo(f"error {exc.code}: {exc.message}", err=True)
     raise typer.Exit(2)
 
@@ -62,9 +64,11 @@ def serve(
     if credentials is not None:
         settings = settings.model_copy(update={"gateway_credentials": credentials})
     configure_logging(settings.log_level, settings.log_format)
+    from govbus.gateway.audit import AuditKeyError
+
     try:
         app = create_app(settings)
-    except CredentialsError as exc:
+    except (CredentialsError, AuditKeyError) as exc:
         _refuse(exc)
     uvicorn.run(
         app,
@@ -134,3 +138,4 @@ def credentials_add(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(gateway_app)
+    app.add_typer(audit_app)

@@ -14,24 +14,42 @@ from govbus.gateway._auth import CredentialStore
 from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
+from govbus.gateway._guard import AuthGuard
 from govbus.gateway._ingest import ingest_router
+from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.principals import PrincipalStore, principal_service, principals_router
 from govbus.gateway.registry import RegistryStore, registry_router
 
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.credentials = CredentialStore.from_file(
-        credentials_file(settings.gateway_credentials, checkout_root())
-    )
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     app.state.audit = MemoryAuditLog()
+    principals = PrincipalStore(app.state.db)
+    # The credentials file only seeds an empty database (the first admin); then the DB rules.
+    seed = None
+    if principals.count() == 0:
+        seed = CredentialStore.from_file(
+            credentials_file(settings.gateway_credentials, checkout_root())
+        )
+    app.state.principals = principal_service(settings, app.state.audit, principals)
+    if seed is not None:
+        app.state.principals.bootstrap(seed.entries)
+    app.add_middleware(
+        AuthGuard,
+        per_principal=RateLimiter(settings.gateway_rate_per_second, settings.gateway_rate_burst),
+        failures=RateLimiter(
+            settings.gateway_auth_failures_per_minute / 60, settings.gateway_auth_failures_burst
+        ),
+    )
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(principals_router)
     for router in extra_routers:
         app.include_router(router)
 

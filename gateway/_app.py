@@ -9,9 +9,6 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
-from govbus import checkout_root
-from govbus.gateway._auth import CredentialStore
-from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._guard import AuthGuard
@@ -19,7 +16,12 @@ from govbus.gateway._ingest import ingest_router
 from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import MemoryAuditLog
-from govbus.gateway.principals import PrincipalStore, principal_service, principals_router
+from govbus.gateway.principals import (
+    PrincipalStore,
+    principal_service,
+    principals_router,
+    credentials_seed,
+)
 from govbus.gateway.registry import RegistryStore, registry_router
 
 
@@ -29,16 +31,11 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     app.state.audit = MemoryAuditLog()
-    principals = PrincipalStore(app.state.db)
     # The credentials file only seeds an empty database (the first admin); then the DB rules.
-    seed = None
-    if principals.count() == 0:
-        seed = CredentialStore.from_file(
-            credentials_file(settings.gateway_credentials, checkout_root())
-        )
-    app.state.principals = principal_service(settings, app.state.audit, principals)
-    if seed is not None:
-        app.state.principals.bootstrap(seed.entries)
+    store = PrincipalStore(app.state.db)
+    seed = credentials_seed(store, settings, required=True)
+    app.state.principals = principal_service(settings, app.state.audit, store)
+    app.state.principals.bootstrap(seed)
     app.add_middleware(
         AuthGuard,
         per_principal=RateLimiter(settings.gateway_rate_per_second, settings.gateway_rate_burst),

@@ -12,6 +12,7 @@ from govbus.gateway._settings import GatewaySettings
 
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.principals import TokenKeyError
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
 credentials_app = typer.Typer(
@@ -38,7 +39,7 @@ FileOption = Annotated[
 ]
 
 
-def _refuse(exc: CredentialsError) -> NoReturn:
+def _refuse(exc: CredentialsError | TokenKeyError) -> NoReturn:
     typer.echo(f"error {exc.code}: {exc.message}", err=True)
     raise typer.Exit(2)
 
@@ -57,6 +58,7 @@ def serve(
     from govbus import configure_logging
     from govbus.gateway._app import create_app
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.principals import TokenKeyError
 
     settings = GatewaySettings()
     if credentials is not None:
@@ -64,7 +66,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
-    except CredentialsError as exc:
+    except (CredentialsError, TokenKeyError) as exc:
         _refuse(exc)
     uvicorn.run(
         app,
@@ -133,4 +135,7 @@ def credentials_add(
 
 
 def register(app: typer.Typer) -> None:
+    from govbus.gateway.admin_cli import admin_app
+
     app.add_typer(gateway_app)
+    app.add_typer(admin_app)  # merged with the other roles' `admin` commands by the root

@@ -5,13 +5,14 @@ from govbus.gateway.principals._models import (
     IssuedToken,
     Kind,
     PrincipalRecord,
+    PrincipalRequest,
     TokenRecord,
 )
 from govbus.gateway.principals._router import principals_router
 from govbus.gateway.principals._scram import KafkaUsers, ScramUsers
 from govbus.gateway.principals._secrets import TokenKeyError
 from govbus.gateway.principals._service import AuthResult, PrincipalService
-from govbus.gateway.principals._setup import principal_service, token_key
+from govbus.gateway.principals._setup import principal_service, credentials_seed, token_key
 from govbus.gateway.principals._store import PrincipalStore
 
 __all__ = [
@@ -21,11 +22,13 @@ __all__ = [
     "KafkaUsers",
     "Kind",
     "PrincipalRecord",
+    "PrincipalRequest",
     "PrincipalService",
     "PrincipalStore",
     "ScramUsers",
     "TokenKeyError",
     "TokenRecord",
+    "credentials_seed",
     "principal_service",
     "principals_router",
     "token_key",

@@ -51,6 +51,8 @@ class ScramUsers:
         try:
             for future in admin.alter_user_scram_credentials([change]).values():
                 future.result(self._timeout)
+        except TimeoutError as exc:
+            raise ApiError(502, "KAFKA_UNAVAILABLE", "the broker did not answer the SCRAM change") from exc
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
             if missing_ok and isinstance(error, KafkaError) and error.code() in (

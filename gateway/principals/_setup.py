@@ -8,6 +8,8 @@ from pathlib import Path
 import structlog
 
 from govbus import Catalog, admin_config, checkout_root, load_contract
+from govbus.gateway._auth import CredentialEntry, CredentialsError, CredentialStore
+from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import AuditSink
@@ -57,3 +59,22 @@ def principal_service(
         kafka_users=ScramUsers(admin_config(settings)),
         check_department=check_department,
     )
+
+
+def credentials_seed(
+    store: PrincipalStore, settings: GatewaySettings, *, required: bool
+) -> tuple[CredentialEntry, ...]:
+    """The credentials file's principals when the table is empty (the first admin), else ().
+
+    `required`: an empty table without a credentials file is a refusal (CREDENTIALS_MISSING),
+    as for the gateway itself; else (the admin CLI) it stays empty.
+    """
+    if store.count():
+        return ()
+    try:
+        path = credentials_file(settings.gateway_credentials, checkout_root())
+    except CredentialsError:
+        if required:
+            raise
+        return ()
+    return CredentialStore.from_file(path).entries

@@ -173,3 +173,23 @@ def test_missing_or_malformed_credentials_are_401(tmp_path: Path, header: str) -
     assert answer.status_code == 401 and answer.json()["error_code"] == "UNAUTHENTICATED"
     registry = client.get("/subjects", headers={"Authorization": header} if header else {})
     assert registry.status_code == 401 and registry.json()["error_code"] == 40101
+
+
+@pytest.mark.postgres
+def test_principals_and_tokens_on_postgresql(pg_database: str) -> None:
+    from govbus.gateway._db import open_database
+    from govbus.gateway.principals import PrincipalStore
+
+    audit = MemoryAuditLog()
+    store = PrincipalStore(open_database(pg_database))
+    pg = PrincipalService(store, b"k" * 32, audit)
+    PrincipalStore(open_database(pg_database))  # a restart migrates nothing twice
+    pg.create("test", "bank-app", ["subscriber", "provider"], "BANK01")
+    issued = pg.create_token("test", "bank-app", datetime.now(UTC) + timedelta(hours=1))
+    ok = pg.authenticate_token(issued.token)
+    assert ok.principal is not None and ok.principal.roles == {"subscriber", "provider"}
+    assert pg.tokens("bank-app")[0].expires_at == issued.expires_at
+    pg.revoke_token("test", issued.token_id)
+    assert pg.authenticate_token(issued.token).failure == "revoked"
+    pg.remove("test", "bank-app")
+    assert pg.list() == [] and pg.tokens() == []

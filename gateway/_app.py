@@ -18,9 +18,9 @@ from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import MemoryAuditLog
 from govbus.gateway.principals import (
     PrincipalStore,
+    credentials_seed,
     principal_service,
     principals_router,
-    credentials_seed,
 )
 from govbus.gateway.registry import RegistryStore, registry_router
 

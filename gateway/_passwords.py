@@ -2,10 +2,10 @@
 
 Only the credentials file's principals (HTTP Basic clients such as confluent-kafka's
 SchemaRegistryClient) have passwords; API tokens need no scrypt (see principals._secrets).
-Checks run on a pool of two threads of their own: at most two 16 MiB scrypt buffers exist at
-once, and only those two threads' malloc arenas ever hold one (scrypt on any request thread
-left a 16 MiB buffer in each thread's arena: 94 MB grew to 411 MB under 16 clients), and an unknown principal is checked against a dummy hash so that it
-costs as much as a wrong secret.
+Checks run on a pool of two threads of their own: at most two 16 MiB scrypt buffers exist
+at once, and only those two threads' malloc arenas ever hold one (scrypt on any request
+thread left a buffer in each thread's arena: 94 MB grew to 411 MB under 16 clients).
+An unknown principal is checked against a dummy hash: it costs as much as a wrong secret.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def hash_password(secret: str, *, salt: bytes | None = None) -> str:
     """`scrypt$N$r$p$salt$hash` with a random 16-byte salt."""
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
-    return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), salt.hex(), digest.hex()])
+    return "$".join(
+        ["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), salt.hex(), digest.hex()]
+    )
 
 
 def scrypt_matches(secret: str, stored: str) -> bool:

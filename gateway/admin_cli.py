@@ -78,15 +78,15 @@ def _refuse(code: str, message: str) -> NoReturn:
 @contextmanager
 def _service() -> Iterator[PrincipalService]:
     """The service on the configured database; refusals become `error CODE: ...`."""
-    from govbus.gateway._errors import ApiError
-    from govbus.gateway.audit import MemoryAuditLog
     from govbus.gateway._auth import CredentialsError
     from govbus.gateway._db import open_database
+    from govbus.gateway._errors import ApiError
+    from govbus.gateway.audit import MemoryAuditLog
     from govbus.gateway.principals import (
         PrincipalStore,
         TokenKeyError,
-        principal_service,
         credentials_seed,
+        principal_service,
     )
 
     settings = GatewaySettings()
@@ -116,7 +116,9 @@ def principals_create(
     department: Annotated[
         str | None, typer.Option(help="Catalog department code, e.g. PSB")
     ] = None,
-    kind: Annotated[KindName | None, typer.Option(help="Default: from roles and department")] = None,
+    kind: Annotated[
+        KindName | None, typer.Option(help="Default: from roles and department")
+    ] = None,
     kafka: Annotated[
         bool | None,
         typer.Option("--kafka/--no-kafka", help="A SCRAM user (default: departments, on SASL)"),
@@ -139,7 +141,9 @@ def principals_create(
     record = made.principal
     typer.echo(f"created {record.kind} {record.name} ({', '.join(sorted(record.roles))})", err=True)
     if made.kafka_password is not None:
-        typer.echo(f"Kafka SCRAM user {record.kafka_user}; its password follows, shown this once", err=True)
+        typer.echo(
+            f"Kafka SCRAM user {record.kafka_user}; its password follows, shown this once", err=True
+        )
         typer.echo(made.kafka_password)
 
 
@@ -147,7 +151,7 @@ def principals_create(
 def principals_list() -> None:
     """One line per principal: name, kind, department, roles, Kafka user, state."""
     with _service() as service:
-        records = service.list()
+        records = service.principals()
     for p in records:
         state = "enabled" if p.enabled else f"disabled {_stamp(p.disabled_at)}"
         typer.echo(

@@ -12,7 +12,7 @@ from govbus.gateway.principals._router import principals_router
 from govbus.gateway.principals._scram import KafkaUsers, ScramUsers
 from govbus.gateway.principals._secrets import TokenKeyError
 from govbus.gateway.principals._service import AuthResult, PrincipalService
-from govbus.gateway.principals._setup import principal_service, credentials_seed, token_key
+from govbus.gateway.principals._setup import credentials_seed, principal_service, token_key
 from govbus.gateway.principals._store import PrincipalStore
 
 __all__ = [

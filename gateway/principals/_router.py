@@ -34,7 +34,7 @@ def who_am_i(principal: Principal = Depends(current_principal)) -> Principal:  #
 
 @principals_router.get("/principals")
 def list_principals(request: Request, _: Principal = admin) -> list[PrincipalRecord]:
-    return _service(request).list()
+    return _service(request).principals()
 
 
 @principals_router.post("/principals", status_code=status.HTTP_201_CREATED)

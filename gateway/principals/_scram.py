@@ -52,15 +52,21 @@ class ScramUsers:
             for future in admin.alter_user_scram_credentials([change]).values():
                 future.result(self._timeout)
         except TimeoutError as exc:
-            raise ApiError(502, "KAFKA_UNAVAILABLE", "the broker did not answer the SCRAM change") from exc
+            raise ApiError(
+                502, "KAFKA_UNAVAILABLE", "the broker did not answer the SCRAM change"
+            ) from exc
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            if missing_ok and isinstance(error, KafkaError) and error.code() in (
-                KafkaError.RESOURCE_NOT_FOUND,
+            if (
+                missing_ok
+                and isinstance(error, KafkaError)
+                and error.code() in (KafkaError.RESOURCE_NOT_FOUND,)
             ):
                 return
             name = error.name() if isinstance(error, KafkaError) else type(exc).__name__
-            raise ApiError(502, "KAFKA_UNAVAILABLE", f"the broker refused the SCRAM change: {name}") from exc
+            raise ApiError(
+                502, "KAFKA_UNAVAILABLE", f"the broker refused the SCRAM change: {name}"
+            ) from exc
 
     def upsert(self, user: str, password: str) -> None:
         info = ScramCredentialInfo(self._mechanism, SCRAM_ITERATIONS)

@@ -65,7 +65,9 @@ def load_token_key(path: Path, *, create: bool) -> bytes:
     try:
         text = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise TokenKeyError(f"{path}: cannot read the token key: {exc}", "TOKEN_KEY_MISSING") from exc
+        raise TokenKeyError(
+            f"{path}: cannot read the token key: {exc}", "TOKEN_KEY_MISSING"
+        ) from exc
     try:
         key = bytes.fromhex(text)
     except ValueError:

@@ -155,7 +155,7 @@ class PrincipalService:
             raise _not_found("principal")
         return record
 
-    def list(self) -> list[PrincipalRecord]:
+    def principals(self) -> list[PrincipalRecord]:
         return self.store.all()
 
     def department_principals(self) -> list[PrincipalRecord]:
@@ -177,7 +177,9 @@ class PrincipalService:
         if self._kafka is None or not self._kafka.enabled:
             raise ApiError(409, "KAFKA_NOT_SECURED", "the broker has no SASL: no SCRAM user")
         user = record.kafka_user or name
-        password = self._set_scram(actor, user, "scram.rotated" if record.kafka_user else "scram.created")
+        password = self._set_scram(
+            actor, user, "scram.rotated" if record.kafka_user else "scram.created"
+        )
         self.store.set_kafka_user(name, user)
         return password
 
@@ -248,7 +250,11 @@ class PrincipalService:
     def _failed(self, failure: str, known: str | None) -> AuthResult:
         self._audit.append(
             AuditRecord(
-                actor="anonymous", action="auth.failed", target=known, reason=failure, outcome="refused"
+                actor="anonymous",
+                action="auth.failed",
+                target=known,
+                reason=failure,
+                outcome="refused",
             )
         )
         return AuthResult(None, failure, known)
@@ -284,5 +290,7 @@ class PrincipalService:
         found = self.store.with_password(name)
         record, stored = found if found else (None, None)
         if not self._passwords.matches(name, secret, stored):
-            return self._failed("wrong_secret" if record else "unknown", record and record.name)
+            if record is None:
+                return self._failed("unknown", None)
+            return self._failed("wrong_secret", record.name)
         return self._usable(record)

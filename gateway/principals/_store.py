@@ -104,7 +104,9 @@ class PrincipalStore:
 
     def get(self, name: str) -> PrincipalRecord | None:
         with self.db.transaction() as tx:
-            rows = tx.execute(f"SELECT {_PRINCIPAL_COLUMNS} FROM principals WHERE name = ?", (name,))
+            rows = tx.execute(
+                f"SELECT {_PRINCIPAL_COLUMNS} FROM principals WHERE name = ?", (name,)
+            )
         return _principal(rows[0]) if rows else None
 
     def with_password(self, name: str) -> tuple[PrincipalRecord, str | None] | None:
@@ -136,7 +138,8 @@ class PrincipalStore:
     def insert_token(self, token: TokenRecord, digest: str) -> None:
         with self.db.transaction(write=True) as tx:
             tx.execute(
-                f"INSERT INTO principal_tokens ({_TOKEN_COLUMNS}, digest) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO principal_tokens ({_TOKEN_COLUMNS}, digest) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     token.token_id,
                     token.principal,
@@ -168,6 +171,7 @@ class PrincipalStore:
     def revoke_token(self, token_id: str, when: datetime) -> None:
         with self.db.transaction(write=True) as tx:
             tx.execute(
-                "UPDATE principal_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+                "UPDATE principal_tokens SET revoked_at = ? "
+                "WHERE token_id = ? AND revoked_at IS NULL",
                 (_stamp(when), token_id),
             )

@@ -85,7 +85,9 @@ def test_an_unknown_principal_costs_as_much_as_a_wrong_secret(
             unknown.append(_elapsed(client, url, f"nobody-{i}", "guess"))
             wrong.append(_elapsed(client, url, "psb", f"guess-{i}"))
     ratio = statistics.median(unknown) / statistics.median(wrong)
-    print(f"median unknown {statistics.median(unknown):.4f} s, wrong {statistics.median(wrong):.4f} s")
+    print(
+        f"median unknown {statistics.median(unknown):.4f} s, wrong {statistics.median(wrong):.4f} s"
+    )
     # Before the dummy hash: ~2 ms against ~68 ms, a ratio of 0.03.
     assert 0.6 < ratio < 1.7, (statistics.median(unknown), statistics.median(wrong))
 

@@ -22,20 +22,20 @@ def service(app: object) -> PrincipalService:
 
 def test_the_credentials_file_seeds_an_empty_database_once(tmp_path: Path) -> None:
     app, client = gateway(tmp_path)
-    names = {p.name for p in service(app).list()}
+    names = {p.name for p in service(app).principals()}
     assert {"registry-admin", "psb", "bank01"} <= names
     assert client.get("/v1/me", headers=basic(*PSB)).json()["name"] == "psb"
     service(app).remove("test", "psb")
     # A restart does not import the file again: the database is the truth now.
     again, client = gateway(tmp_path)
-    assert "psb" not in {p.name for p in service(again).list()}
+    assert "psb" not in {p.name for p in service(again).principals()}
     assert client.get("/v1/me", headers=basic(*PSB)).status_code == 401
 
 
 def test_a_token_is_shown_once_stored_as_a_keyed_hash_and_works_as_bearer_or_basic(
     tmp_path: Path,
 ) -> None:
-    app, client = gateway(tmp_path)
+    _, client = gateway(tmp_path)
     made = client.post(
         "/v1/principals",
         json={"name": "bank-app", "roles": ["subscriber"], "department": "BANK01"},
@@ -91,7 +91,9 @@ def test_an_expired_token_is_refused(tmp_path: Path) -> None:
     time.sleep(1.2)
     assert client.get("/v1/me", headers=bearer(issued.token)).status_code == 401
     past = client.post(
-        "/v1/principals/psb/tokens", json={"expires_at": "2020-01-01T00:00:00Z"}, headers=basic(*ADMIN)
+        "/v1/principals/psb/tokens",
+        json={"expires_at": "2020-01-01T00:00:00Z"},
+        headers=basic(*ADMIN),
     )
     assert past.status_code == 422 and past.json()["error_code"] == "INVALID_EXPIRY"
 
@@ -147,7 +149,9 @@ def test_authentication_failures_are_rate_limited_per_address_with_retry_after(
     tmp_path: Path,
 ) -> None:
     _, client = gateway(tmp_path, gateway_auth_failures_burst=5)
-    statuses = [client.get("/v1/me", headers=basic("psb", f"wrong-{i}")).status_code for i in range(8)]
+    statuses = [
+        client.get("/v1/me", headers=basic("psb", f"wrong-{i}")).status_code for i in range(8)
+    ]
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 3
     limited = client.get("/v1/me", headers=basic(*PSB))  # even the right secret: no oracle
     assert limited.status_code == 429
@@ -192,4 +196,4 @@ def test_principals_and_tokens_on_postgresql(pg_database: str) -> None:
     pg.revoke_token("test", issued.token_id)
     assert pg.authenticate_token(issued.token).failure == "revoked"
     pg.remove("test", "bank-app")
-    assert pg.list() == [] and pg.tokens() == []
+    assert pg.principals() == [] and pg.tokens() == []

@@ -121,6 +121,19 @@ class Authenticator(Protocol):
     def authenticate_password(self, name: str, secret: str) -> Verdict: ...
 
 
+def checks_a_password(header: str) -> bool:
+    """Whether the header would cost a scrypt check (anything but a `gbt_` token)."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return not value.startswith("gbt_")
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return not decoded.partition(":")[2].startswith("gbt_")
+
+
 def authenticate_header(authenticator: Authenticator, header: str) -> Principal | None:
     """The principal an Authorization header proves, or None (blocking: scrypt may run)."""
     scheme, _, value = header.partition(" ")

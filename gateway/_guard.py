@@ -5,7 +5,8 @@ FastAPI reads and parses a body before it runs a route's dependencies, so an una
 bad, expired or revoked credentials) or 429 (with Retry-After) from the headers alone, and
 leaves the principal in the request state for `current_principal`. Failures are counted per
 client address (an address over its budget is refused before its secrets are checked);
-authenticated requests per principal.
+authenticated requests per principal. Password checks (scrypt) wait on threads of their
+own, so a flood of them cannot hold every worker thread while tokens wait behind it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from govbus.gateway._auth import REFUSED, UNAUTHENTICATED, authenticate_header
+from govbus.gateway._auth import (
+    REFUSED,
+    UNAUTHENTICATED,
+    authenticate_header,
+    checks_a_password,
+)
 from govbus.gateway._errors import error_response
 from govbus.gateway._rate_limit import RateLimiter
 
@@ -27,6 +33,12 @@ class AuthGuard:
         self.app = app
         self.per_principal = per_principal
         self.failures = failures
+        self._limiters: dict[bool, anyio.CapacityLimiter] = {}  # made in the event loop
+
+    def _limiter(self, password: bool) -> anyio.CapacityLimiter:
+        if password not in self._limiters:
+            self._limiters[password] = anyio.CapacityLimiter(4 if password else 16)
+        return self._limiters[password]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -43,7 +55,10 @@ class AuthGuard:
             return
         gateway = scope["app"]
         principal = await anyio.to_thread.run_sync(
-            authenticate_header, gateway.state.principals, header
+            authenticate_header,
+            gateway.state.principals,
+            header,
+            limiter=self._limiter(checks_a_password(header)),
         )
         if principal is None:
             self.failures.take(address)

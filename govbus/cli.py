@@ -90,11 +90,11 @@ def _register_plugins(root_app: typer.Typer) -> None:
             )
 
 
-def _merge_groups(root_app: typer.Typer) -> None:
-    """Groups of one name from several roles (`govbus admin ...`) become one group."""
+def _merge_groups(parent: typer.Typer) -> None:
+    """Groups of one name from several roles (`govbus admin ...`) become one, at any depth."""
     by_name: dict[str, typer.Typer] = {}
     kept = []
-    for group in root_app.registered_groups:
+    for group in parent.registered_groups:
         instance = group.typer_instance
         name = group.name or (instance.info.name if instance else None)
         first = by_name.get(name) if isinstance(name, str) else None
@@ -105,7 +105,9 @@ def _merge_groups(root_app: typer.Typer) -> None:
             continue
         first.registered_commands.extend(instance.registered_commands)
         first.registered_groups.extend(instance.registered_groups)
-    root_app.registered_groups[:] = kept
+    parent.registered_groups[:] = kept
+    for instance in by_name.values():
+        _merge_groups(instance)
 
 
 def cli_app() -> typer.Typer:

@@ -269,19 +269,19 @@ class PrincipalService:
     def authenticate_token(self, token: str, name: str | None = None) -> AuthResult:
         """A `gbt_` token (with Basic, `name` must be its principal): one row, one HMAC."""
         parsed = parse_token(token)
-        found = self.store.token(parsed.token_id) if parsed else None
+        found = self.store.token_and_principal(parsed.token_id) if parsed else None
         digest = token_digest(self._key, token)
         if found is None or not hmac.compare_digest(digest, found[1]):
             hmac.compare_digest(digest, _DUMMY_DIGEST)
             return self._failed("unknown", None)
-        record = found[0]
+        record, _digest, owner = found
         if name is not None and name != record.principal:
             return self._failed("unknown", None)
         if record.revoked_at is not None:
             return self._failed("revoked", record.principal)
         if not record.usable_at(now()):
             return self._failed("expired", record.principal)
-        return self._usable(self.store.get(record.principal))
+        return self._usable(owner)
 
     def authenticate_password(self, name: str, secret: str) -> AuthResult:
         """HTTP Basic with a password: scrypt, against a dummy hash for an unknown name."""

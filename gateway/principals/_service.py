@@ -7,6 +7,7 @@ only when that principal exists (a typed name may be anything, personal data inc
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from govbus.gateway._errors import ApiError
 from govbus.gateway._passwords import PasswordChecker
 from govbus.gateway.audit import AuditRecord, AuditSink
 from govbus.gateway.principals._models import (
+    NAME_PATTERN,
     CreatedPrincipal,
     IssuedToken,
     Kind,
@@ -100,6 +102,8 @@ class PrincipalService:
         kind: Kind | None = None,
         kafka: bool | None = None,
     ) -> CreatedPrincipal:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ApiError(422, "INVALID_REQUEST", "a name is letters, digits, '-' and '_'")
         if not roles:
             raise ApiError(422, "INVALID_REQUEST", "a principal needs at least one role")
         if department is not None and self._check_department is not None:

@@ -5,10 +5,12 @@ Add a router by passing it in `extra_routers` or by listing it in `create_app` b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from govbus import load_catalog
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
 from govbus.gateway._guard import AuthGuard
@@ -23,10 +25,28 @@ from govbus.gateway.principals import (
     principals_router,
 )
 from govbus.gateway.registry import RegistryStore, registry_router
+from govbus.gateway.subscriptions import (
+    SubscriptionService,
+    subscription_sweeper,
+    subscriptions_router,
+)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with AsyncExitStack() as background:
+        await background.enter_async_context(
+            subscription_sweeper(
+                app.state.subscriptions, app.state.settings.subscription_sweep_seconds
+            )
+        )
+        yield
 
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    app = FastAPI(title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=_lifespan
+    )
     app.state.settings = settings
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
@@ -43,10 +63,13 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
             settings.gateway_auth_failures_per_minute / 60, settings.gateway_auth_failures_burst
         ),
     )
+    app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
+    app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)
     app.include_router(principals_router)
+    app.include_router(subscriptions_router)
     for router in extra_routers:
         app.include_router(router)
 

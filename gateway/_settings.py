@@ -27,3 +27,5 @@ class GatewaySettings(Settings):
     # Failed authentications a minute per client address (and the burst); then 429.
     gateway_auth_failures_per_minute: float = 30.0
     gateway_auth_failures_burst: int = 20
+    # Seconds between sweeps that record subscription escalations and expiries.
+    subscription_sweep_seconds: float = 1.0

@@ -10,19 +10,25 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from govbus import checkout_root, load_catalog
+from govbus import load_catalog
 from govbus.gateway._access_log import scrub_access_log
-from govbus.gateway._auth import CredentialStore
 from govbus.gateway._body_limits import BodyLimitMiddleware
-from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import error_responses, install_error_handlers
+from govbus.gateway._guard import AuthGuard
 from govbus.gateway._ingest import ingest_router
 from govbus.gateway._openapi import install_openapi
+from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import audit_router, audit_running, open_audit_log
 from govbus.gateway.catalog import CatalogStore, catalog_router
+from govbus.gateway.principals import (
+    PrincipalStore,
+    credentials_seed,
+    principal_service,
+    principals_router,
+)
 from govbus.gateway.registry import RegistryStore, registry_router
 from govbus.gateway.subscriptions import (
     SubscriptionService,
@@ -55,20 +61,31 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
         responses=error_responses(401, 422, 429),  # 413 and 404 are added per operation
     )
     app.state.settings = settings
-    app.state.credentials = CredentialStore.from_file(
-        credentials_file(settings.gateway_credentials, checkout_root())
-    )
     app.state.db = open_database(settings.gateway_db)
     app.state.audit = open_audit_log(settings, app.state.db)  # before the parts that write to it
     app.state.registry = RegistryStore(app.state.db)
+    # The credentials file only seeds an empty database (the first admin); then the DB rules.
+    store = PrincipalStore(app.state.db)
+    seed = credentials_seed(store, settings, required=True)
+    app.state.principals = principal_service(settings, app.state.audit, store)
+    app.state.principals.bootstrap(seed)
     app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     app.state.catalog_store = CatalogStore.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
+    # Added last, so outermost: a caller is authenticated before any body is read.
+    app.add_middleware(
+        AuthGuard,
+        per_principal=RateLimiter(settings.gateway_rate_per_second, settings.gateway_rate_burst),
+        failures=RateLimiter(
+            settings.gateway_auth_failures_per_minute / 60, settings.gateway_auth_failures_burst
+        ),
+    )
     app.include_router(registry_router)
     app.include_router(ingest_router)
     app.include_router(catalog_router)
+    app.include_router(principals_router)
     app.include_router(subscriptions_router)
     app.include_router(audit_router)
     for router in extra_routers:

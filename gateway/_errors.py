@@ -88,8 +88,11 @@ def error_response(
     code: str | int,
     message: str,
     headers: dict[str, str] | None = None,
+    *,
+    registry: bool | None = None,
 ) -> JSONResponse:
-    registry = _is_registry(request)
+    """`registry` None: the route's tag decides (pass it when no route was matched yet)."""
+    registry = _is_registry(request) if registry is None else registry
     if registry and isinstance(code, str):
         code = _CONFLUENT_CODES.get(status, status * 100 + 1)
     extra = dict(headers or {})

@@ -14,6 +14,7 @@ from govbus.gateway._settings import GatewaySettings
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
     from govbus.gateway._auth import CredentialsError
     from govbus.gateway.audit import AuditKeyError
+    from govbus.gateway.principals import TokenKeyError
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
 credentials_app = typer.Typer(
@@ -40,7 +41,7 @@ FileOption = Annotated[
 ]
 
 
-def _refuse(exc: CredentialsError | AuditKeyError) -> NoReturn:
+def _refuse(exc: CredentialsError | AuditKeyError | TokenKeyError) -> NoReturn:
     typer.echo(f"error {exc.code}: {exc.message}", err=True)
     raise typer.Exit(2)
 
@@ -59,6 +60,7 @@ def serve(
     from govbus import configure_logging
     from govbus.gateway._app import create_app
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.principals import TokenKeyError
 
     settings = GatewaySettings()
     if credentials is not None:
@@ -68,7 +70,7 @@ def serve(
 
     try:
         app = create_app(settings)
-    except (CredentialsError, AuditKeyError) as exc:
+    except (CredentialsError, AuditKeyError, TokenKeyError) as exc:
         _refuse(exc)
     uvicorn.run(
         app,
@@ -137,5 +139,8 @@ def credentials_add(
 
 
 def register(app: typer.Typer) -> None:
+    from govbus.gateway.admin_cli import admin_app
+
     app.add_typer(gateway_app)
     app.add_typer(audit_app)
+    app.add_typer(admin_app)  # merged with the other roles' `admin` commands by the root

@@ -261,7 +261,7 @@ def test_openapi_documents_statuses_media_type_and_security(client: TestClient) 
         for method, operation in operations.items():
             statuses = set(operation["responses"])
             assert {"401", "422", "429"} <= statuses, (method, path, statuses)
-            if method in ("post", "put"):
+            if "requestBody" in operation:  # a route that reads no body cannot hit a cap
                 assert "413" in statuses, (method, path)
             if path.startswith(("/subjects", "/schemas", "/config", "/compatibility")):
                 for status, response in operation["responses"].items():

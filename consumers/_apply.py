@@ -426,7 +426,7 @@ def _unique_rows(
     a retry, since a retry carries the same sequence, but not the counts.
     """
     first = scan.events
-    known = tx.claim_event_ids(first.keys()) if first else set()
+    known = tx.claim_event_ids(first.keys(), now) if first else set()
     result.duplicate_events += scan.repeats + len(known)
     if not known:
         return scan.rows

@@ -245,6 +245,28 @@ _TOPIC_IDS = Migration(
 )
 
 
+_DEDUP_CLAIM_TIME = Migration(
+    6,
+    "processed events keep their claim time (indexed): ids older than the retention go",
+    (),
+    {
+        # SQLite: integer µs since the epoch (compact, ordered); ids claimed before this
+        # migration count as claimed now, so they are kept a full window.
+        "sqlite": (
+            "ALTER TABLE processed_events ADD COLUMN processed_at INTEGER NOT NULL DEFAULT 0",
+            "UPDATE processed_events SET processed_at = "
+            "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)",
+            "CREATE INDEX processed_events_at ON processed_events (processed_at)",
+        ),
+        "postgresql": (
+            "ALTER TABLE processed_events ADD COLUMN processed_at timestamptz NOT NULL "
+            "DEFAULT now()",
+            "CREATE INDEX processed_events_at ON processed_events (processed_at)",
+        ),
+    },
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -309,6 +331,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _PROVENANCE_PER_FIELD,
     _EVENT_IDS_AS_BLOBS,
     _TOPIC_IDS,
+    _DEDUP_CLAIM_TIME,
 )
 
 STATE_TABLES = (

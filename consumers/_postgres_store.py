@@ -32,6 +32,7 @@ from govbus.consumers._store import (
     StoreConflict,
     StoredRecord,
     TopicPartition,
+    epoch_us,
     field_provenance,
     stamps_from_columns,
 )
@@ -123,18 +124,23 @@ def _work(kind: EntityKind, batch_round: MergeRound) -> Iterator[_Work]:
         yield _Work(kind, DELETE_LAYOUT, rows, own=own)
 
 
-_COPY_IDS = "COPY processed_events (event_id) FROM STDIN (FORMAT BINARY)"
+_COPY_IDS = "COPY processed_events (event_id, processed_at) FROM STDIN (FORMAT BINARY)"
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 """Binary COPY: signature, flags, header extension length."""
-_BINARY_UUID = b"\x00\x01\x00\x00\x00\x10"
-"""Before each id: one field of 16 bytes."""
+_BINARY_ID = b"\x00\x02\x00\x00\x00\x10"
+"""Before each id: two fields, the first of 16 bytes (the uuid)."""
+_BINARY_AT = b"\x00\x00\x00\x08"
+"""Before the claim time: 8 bytes (timestamptz, µs since 2000-01-01)."""
 _BINARY_TRAILER = b"\xff\xff"
+_PG_EPOCH_US = 946_684_800_000_000
+"""2000-01-01 in µs since 1970-01-01: where binary timestamptz counts from."""
 
 
-def _binary_ids(event_ids: Collection[int]) -> bytes:
-    """The ids as a binary COPY stream of one uuid column, built in one join."""
-    ids = _BINARY_UUID.join(i.to_bytes(16, "big") for i in event_ids)
-    return b"".join((_BINARY_HEADER, _BINARY_UUID, ids, _BINARY_TRAILER))
+def _binary_ids(event_ids: Collection[int], at: datetime) -> bytes:
+    """The ids and their claim time as a binary COPY stream, built in one join."""
+    claimed = _BINARY_AT + (epoch_us(at) - _PG_EPOCH_US).to_bytes(8, "big", signed=True)
+    ids = (claimed + _BINARY_ID).join(i.to_bytes(16, "big") for i in event_ids)
+    return b"".join((_BINARY_HEADER, _BINARY_ID, ids, claimed, _BINARY_TRAILER))
 
 
 class _PostgresWriter:
@@ -168,7 +174,7 @@ class _PostgresWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
-    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
+    def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
         # In the usual batch no id is known: COPY them straight into the table, in a
         # savepoint (COPY inserts in bulk, ≈ 1.8 µs an id against ≈ 2.6 for INSERT … SELECT
         # and more with ON CONFLICT). A known id (or one a concurrent transaction committed
@@ -177,7 +183,7 @@ class _PostgresWriter:
         # by an earlier part of this one (a batch split by `govbus.consumers._refusals`).
         try:
             with self._conn.transaction(), self._cur.copy(_COPY_IDS) as copy:
-                copy.write(_binary_ids(event_ids))
+                copy.write(_binary_ids(event_ids, at))
         except psycopg.errors.UniqueViolation:
             pass
         else:
@@ -185,10 +191,10 @@ class _PostgresWriter:
         # Comma-joined text: far cheaper to adapt than a list of uuids.
         ids = ",".join(f"{i:032x}" for i in event_ids)
         self._cur.execute(
-            "INSERT INTO processed_events (event_id) "
-            "SELECT unnest(string_to_array(%s, ','))::uuid ON CONFLICT DO NOTHING "
+            "INSERT INTO processed_events (event_id, processed_at) "
+            "SELECT unnest(string_to_array(%s, ','))::uuid, %s ON CONFLICT DO NOTHING "
             "RETURNING event_id",
-            (ids,),
+            (ids, at),
         )
         inserted = {new.int for (new,) in self._cur.fetchall()}
         return {i for i in event_ids if i not in inserted}
@@ -427,6 +433,15 @@ class PostgresStore:
     def processed_count(self) -> int:
         row = self._live().execute("SELECT count(*) FROM processed_events").fetchone()
         return int(row[0]) if row else 0
+
+    def prune_processed(self, before: datetime, limit: int) -> int:
+        # By the claim-time index, oldest first; its own short transaction (autocommit).
+        cursor = self._live().execute(
+            "DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM "
+            "processed_events WHERE processed_at < %s ORDER BY processed_at LIMIT %s)",
+            (before, limit),
+        )
+        return cursor.rowcount
 
     def quarantined(self) -> list[QuarantineRow]:
         return [

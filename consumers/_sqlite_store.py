@@ -40,6 +40,7 @@ from govbus.consumers._store import (
     StoredRecord,
     TopicPartition,
     TransactionLost,
+    epoch_us,
     field_provenance,
     stamps_from_columns,
 )
@@ -88,7 +89,10 @@ _IDS = (
     "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ?1) "
     "SELECT substr(?2, n * 16 + 1, 16) FROM i"
 )
-_INSERT_IDS = f"INSERT INTO processed_events (event_id) {_IDS} WHERE true ON CONFLICT DO NOTHING"
+_INSERT_IDS = (
+    "INSERT INTO processed_events (event_id, processed_at) "
+    f"SELECT *, ?3 FROM ({_IDS}) WHERE true ON CONFLICT DO NOTHING"
+)
 
 
 def _path_from_url(url: str) -> str:
@@ -141,12 +145,14 @@ class _SqliteWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in rows if (t, p) in wanted}
 
-    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
-        # The ids travel as one blob of 16-byte ids, cut apart in SQL (migration 4).
+    def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
+        # The ids travel as one blob of 16-byte ids, cut apart in SQL (migration 4); the
+        # claim time as µs since the epoch (migration 6).
         ids = (len(event_ids) - 1, b"".join(i.to_bytes(16, "big") for i in event_ids))
+        claim = (*ids, epoch_us(at))
         # Usually no id is known: insert them all and compare the count, without a lookup.
         self._conn.execute("SAVEPOINT claim")
-        inserted = self._conn.execute(_INSERT_IDS, ids).rowcount
+        inserted = self._conn.execute(_INSERT_IDS, claim).rowcount
         if inserted != len(event_ids):  # some were known: undo, name them, insert the rest
             self._conn.execute("ROLLBACK TO claim")
         self._conn.execute("RELEASE claim")
@@ -158,7 +164,7 @@ class _SqliteWriter:
                 f"SELECT event_id FROM processed_events WHERE event_id IN ({_IDS})", ids
             )
         }
-        self._conn.execute(_INSERT_IDS, ids)
+        self._conn.execute(_INSERT_IDS, claim)
         return known
 
     def _merge(
@@ -344,6 +350,15 @@ class SqliteStore:
     def processed_count(self) -> int:
         (n,) = self._conn.execute("SELECT count(*) FROM processed_events").fetchone()
         return int(n)
+
+    def prune_processed(self, before: datetime, limit: int) -> int:
+        # By the claim-time index, oldest first; its own short write transaction.
+        with self._immediate() as conn:
+            return conn.execute(
+                "DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM "
+                "processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)",
+                (epoch_us(before), limit),
+            ).rowcount
 
     def quarantined(self) -> list[QuarantineRow]:
         return [

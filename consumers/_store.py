@@ -144,9 +144,9 @@ class StoreWriter(Protocol):
         """Stored next offsets, locked until commit so concurrent writers serialise."""
         ...
 
-    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
+    def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
         """Record the (distinct) event ids, as 128-bit integers (`uuid.UUID.int`), as
-        processed; return those recorded before."""
+        processed at `at` (what the retention counts from); return those recorded before."""
         ...
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
@@ -191,6 +191,11 @@ class Store(Protocol):
     def quarantined(self) -> list[QuarantineRow]: ...
 
     def processed_count(self) -> int: ...
+
+    def prune_processed(self, before: datetime, limit: int) -> int:
+        """Forget at most `limit` processed ids claimed before `before`, oldest first, in a
+        transaction of its own; return how many (`govbus.consumers._dedup_retention`)."""
+        ...
 
     def iter_records(self, kind: EntityKind) -> Iterator[tuple[str, dict[str, Any], bool]]:
         """(key, values, deleted) of every record, in key order."""

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from govbus import EntityKind
+from govbus.consumers._key_merge import split_hot_keys
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     MergeRow,
@@ -26,6 +27,13 @@ from govbus.consumers._merge_sql import (
 )
 from govbus.consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from govbus.consumers._native_rows import copy_rows
+from govbus.consumers._postgres_records import (
+    CUSTOM_PLAN,
+    PG_TYPES,
+    any_key,
+    merge_records,
+    state_table_ddl,
+)
 from govbus.consumers._store import (
     MergeRound,
     QuarantineRow,
@@ -39,19 +47,6 @@ from govbus.consumers._store import (
 from govbus.consumers._tables import TABLES, ColumnType, columns
 
 _MIGRATION_LOCK = 0x60B05_0001
-_CUSTOM_PLAN = False
-"""For `= ANY(keys)` lookups: psycopg prepares a statement after 5 runs, and PostgreSQL then
-keeps a generic plan made while the table was small (a sequential scan): 50 ms per
-lookup at 20k rows, before any autovacuum analyze. Unprepared, each run is planned for the
-table as it is (an index scan); planning costs ≈ 0.2 ms per batch."""
-
-
-_PG_TYPES = {
-    ColumnType.TEXT: "text",
-    ColumnType.DATE: "date",
-    ColumnType.NUMERIC: "numeric",
-    ColumnType.JSON: "jsonb",
-}
 _ROW_TYPES = {
     "entity_key": "text",
     "_seq": "bigint",
@@ -67,7 +62,7 @@ _ROW_TYPES = {
 def _copy_types(kind: EntityKind, layout: tuple[str, ...]) -> list[str]:
     """The PostgreSQL types of a merge row, for binary COPY and parameters."""
     values = columns(kind)
-    return [_PG_TYPES[values[n]] if n in values else _ROW_TYPES[n] for n in layout]
+    return [PG_TYPES[values[n]] if n in values else _ROW_TYPES[n] for n in layout]
 
 
 @cache
@@ -200,7 +195,18 @@ class _PostgresWriter:
         return {i for i in event_ids if i not in inserted}
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
+        rounds, hot = split_hot_keys(kind, rounds)
         stale = 0
+        if hot:  # keys with several events: folded in memory, each written once
+            stale += merge_records(
+                self._conn,
+                kind,
+                hot,
+                at,
+                native=self._native,
+                filled=self._filled,
+                copy_from=_COPY_FROM,
+            )
         small: list[tuple[str, list[MergeRow]]] = []
         for batch_round in rounds:
             for work in _work(kind, batch_round):
@@ -296,27 +302,16 @@ class _PostgresWriter:
     ) -> None:
         update = holder_known_update("false")
         if certificate_keys:
-            match, param = _any_key(certificate_keys)
-            self._cur.execute(
-                update + f"WHERE entity_key = {match}", (param,), prepare=_CUSTOM_PLAN
-            )
+            match, param = any_key(certificate_keys)
+            self._cur.execute(update + f"WHERE entity_key = {match}", (param,), prepare=CUSTOM_PLAN)
         for kind, keys in holders.items():
             if keys:
-                match, param = _any_key(keys)
+                match, param = any_key(keys)
                 self._cur.execute(
                     update + f"WHERE holder_type = %s AND holder_id = {match}",
                     (str(kind), param),
-                    prepare=_CUSTOM_PLAN,
+                    prepare=CUSTOM_PLAN,
                 )
-
-
-def _any_key(keys: Collection[str]) -> tuple[str, Any]:
-    """`= ANY(…)` of keys: one text joined by the unit separator, far cheaper to adapt than
-    a list of thousands of strings; a list only if a key holds the separator itself."""
-    joined = "\x1f".join(keys)
-    if joined.count("\x1f") == len(keys) - 1:
-        return "ANY(string_to_array(%s, chr(31)))", joined
-    return "ANY(%s)", list(keys)
 
 
 class PostgresStore:
@@ -340,6 +335,7 @@ class PostgresStore:
             self._conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} ({typed}) ON COMMIT DELETE ROWS"
             )
+            self._conn.execute(state_table_ddl(kind))
 
     def _live(self) -> psycopg.Connection[Any]:
         """The connection, opened again if it was lost (a server restart, a terminated

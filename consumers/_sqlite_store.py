@@ -17,6 +17,14 @@ from functools import cache
 from typing import Any
 
 from govbus import EntityKind
+from govbus.consumers._key_merge import (
+    KeyEvent,
+    fold,
+    split_hot_keys,
+    state_layout,
+    state_select,
+    state_upsert_sql,
+)
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     STALE_FUNCTION,
@@ -187,7 +195,8 @@ class _SqliteWriter:
 
     def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
         updated = at.isoformat()
-        stale = 0
+        rounds, hot = split_hot_keys(kind, rounds)
+        stale = self._merge_hot(kind, hot, updated) if hot else 0
         for batch_round in rounds:
             generic: list[MergeRow] = []  # the rows of rare shapes
             for shape, rows in batch_round.upserts.items():
@@ -202,6 +211,30 @@ class _SqliteWriter:
             for own, deletes in batch_round.deletes.items():
                 statement = delete_sql(kind, own, "sqlite")
                 stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
+        return stale
+
+    def _merge_hot(self, kind: EntityKind, hot: dict[str, list[KeyEvent]], at: str) -> int:
+        """Hot keys' rows read, folded in memory, written once (`govbus.consumers._key_merge`);
+        the write transaction holds the database, so nothing changes them in between."""
+        stored = {
+            row[0]: row
+            for row in self._conn.execute(
+                state_select(kind) + "WHERE entity_key IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(hot)),),
+            )
+        }
+        types = columns(kind)
+        stale = 0
+        rows = []
+        for key, events in hot.items():
+            row, key_stale = fold(kind, key, stored.get(key), events, at)
+            stale += key_stale
+            for i, ctype in enumerate(types.values(), 1):
+                row[i] = _to_db(row[i], ctype)
+            rows.append(row)
+        layout = state_layout(kind).columns
+        values = f"VALUES ({', '.join('?' * len(layout))})"
+        self._conn.executemany(state_upsert_sql(kind, values), rows)
         return stale
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:

@@ -34,8 +34,8 @@ from govbus.consumers._apply import (
     apply_batch,
 )
 from govbus.consumers._dead_letters import DeadLetterPublisher
-from govbus.consumers._dedup_retention import DedupPruner
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
+from govbus.consumers._dedup_retention import DedupPruner
 from govbus.consumers._log_identity import check_topic_ids, current_topic_ids
 from govbus.consumers._store import Store
 from govbus.consumers._store_errors import describe_store_error
@@ -250,7 +250,7 @@ class SyncService:
             return
         try:
             pruned = self._pruner.prune_if_due()
-        except Exception as error:  # noqa: BLE001 - state is untouched; the next call retries
+        except Exception as error:  # state is untouched: the next call tries again
             log.warning("pruning dedup ids failed", error=describe_store_error(error))
             return
         if pruned:

@@ -35,7 +35,7 @@ import psycopg
 
 from govbus import EntityKind, Settings, admin_config, ensure_topics, load_contract
 from govbus.consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
-from govbus.consumers._apply import BatchItem, BatchResult
+from govbus.consumers._batch_items import BatchItem, BatchResult
 from govbus.consumers._migrations import DIALECTS
 from govbus.consumers._sync import SyncOptions, SyncService
 from govbus.consumers._tables import columns

@@ -34,8 +34,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from govbus import EntityKind
-from govbus.consumers._merge_sql import MergeRow, seq, src
-from govbus.consumers._store import MergeRound
+from govbus.consumers._merge_sql import MergeRound, MergeRow, seq, src
 from govbus.consumers._tables import RECORD_FIELD, TABLES, columns
 
 
@@ -104,46 +103,43 @@ class KeyEvent(NamedTuple):
 
 
 def split_hot_keys(
-    kind: EntityKind, rounds: Sequence[MergeRound]
-) -> tuple[Sequence[MergeRound], dict[str, list[KeyEvent]]]:
-    """The rows of keys with one event (one round), and the events of the others by key,
-    in arrival order (a key's k-th event is in the k-th round)."""
-    if len(rounds) < 2:
-        return rounds, {}
-    hot: dict[str, list[KeyEvent]] = {}
-    for later in rounds[1:]:
-        for rows in (*later.upserts.values(), *later.deletes.values()):
-            for row in rows:
-                hot[row[0]] = []
+    kind: EntityKind, first: MergeRound, later: dict[str, list[KeyEvent]]
+) -> tuple[MergeRound, dict[str, list[KeyEvent]]]:
+    """The first-event rows of keys with one event, and every event of the others by key,
+    in arrival order (their first event taken out of `first`)."""
+    if not later:
+        return first, {}
+    hot: dict[str, list[KeyEvent]] = {key: [] for key in later}
     index = state_layout(kind).index
     cold = MergeRound()
-    for batch_round in rounds:
-        for shape, rows in batch_round.upserts.items():
-            fields = tuple(index[name] for name in shape.fields)
-            k = len(fields)
-            kept: list[MergeRow] = []
-            for row in rows:
-                events = hot.get(row[0])
-                if events is None:
-                    kept.append(row)
-                else:
-                    values = row[1 : k + 1]
-                    authority = shape.key_authority
-                    events.append(KeyEvent(fields, values, (), authority, row[k + 1], row[k + 2]))
-            if kept:
-                cold.upserts[shape] = kept
-        for own, rows in batch_round.deletes.items():
-            stamps = tuple(index[name] for name in own)
-            kept = []
-            for row in rows:
-                events = hot.get(row[0])
-                if events is None:
-                    kept.append(row)
-                else:
-                    events.append(KeyEvent(None, (), stamps, True, row[1], row[2]))
-            if kept:
-                cold.deletes[own] = kept
-    return [cold], hot
+    for shape, rows in first.upserts.items():
+        fields = tuple(index[name] for name in shape.fields)
+        k = len(fields)
+        kept: list[MergeRow] = []
+        for row in rows:
+            events = hot.get(row[0])
+            if events is None:
+                kept.append(row)
+            else:
+                values = row[1 : k + 1]
+                authority = shape.key_authority
+                events.append(KeyEvent(fields, values, (), authority, row[k + 1], row[k + 2]))
+        if kept:
+            cold.upserts[shape] = kept
+    for own, rows in first.deletes.items():
+        stamps = tuple(index[name] for name in own)
+        kept = []
+        for row in rows:
+            events = hot.get(row[0])
+            if events is None:
+                kept.append(row)
+            else:
+                events.append(KeyEvent(None, (), stamps, True, row[1], row[2]))
+        if kept:
+            cold.deletes[own] = kept
+    for key, events in hot.items():
+        events += later[key]
+    return cold, hot
 
 
 def fold(

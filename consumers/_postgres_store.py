@@ -13,9 +13,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from govbus import EntityKind
-from govbus.consumers._key_merge import split_hot_keys
+from govbus.consumers._key_merge import KeyEvent, split_hot_keys
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
+    MergeRound,
     MergeRow,
     UpsertShape,
     delete_sql,
@@ -35,7 +36,6 @@ from govbus.consumers._postgres_records import (
     state_table_ddl,
 )
 from govbus.consumers._store import (
-    MergeRound,
     QuarantineRow,
     StoreConflict,
     StoredRecord,
@@ -194,8 +194,14 @@ class _PostgresWriter:
         inserted = {new.int for (new,) in self._cur.fetchall()}
         return {i for i in event_ids if i not in inserted}
 
-    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
-        rounds, hot = split_hot_keys(kind, rounds)
+    def merge(
+        self,
+        kind: EntityKind,
+        first: MergeRound,
+        later: dict[str, list[KeyEvent]],
+        at: datetime,
+    ) -> int:
+        cold, hot = split_hot_keys(kind, first, later)
         stale = 0
         if hot:  # keys with several events: folded in memory, each written once
             stale += merge_records(
@@ -208,19 +214,17 @@ class _PostgresWriter:
                 copy_from=_COPY_FROM,
             )
         small: list[tuple[str, list[MergeRow]]] = []
-        for batch_round in rounds:
-            for work in _work(kind, batch_round):
-                rows = work.rows
-                json_positions = _json_positions(kind, work.layout)
-                for row in rows:
-                    for i in json_positions:
-                        if row[i] is not None:
-                            row[i] = Jsonb(row[i])
-                    row[-1] = at
-                if len(rows) < _COPY_FROM:  # a hot key's later rounds: no COPY, no TRUNCATE
-                    small.append((work.statement(_params_row(kind, work.layout)), rows))
-                    continue
-                stale += self._pipelined(small)  # earlier rounds first
+        for work in _work(kind, cold):
+            rows = work.rows
+            json_positions = _json_positions(kind, work.layout)
+            for row in rows:
+                for i in json_positions:
+                    if row[i] is not None:
+                        row[i] = Jsonb(row[i])
+                row[-1] = at
+            if len(rows) < _COPY_FROM:  # a few rows: no COPY, no TRUNCATE
+                small.append((work.statement(_params_row(kind, work.layout)), rows))
+            else:
                 stale += self._copied(work)
         return stale + self._pipelined(small)
 

@@ -28,6 +28,7 @@ from govbus.consumers._key_merge import (
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     STALE_FUNCTION,
+    MergeRound,
     MergeRow,
     delete_sql,
     generic_rows,
@@ -43,7 +44,6 @@ from govbus.consumers._migrations import (
     UNHEX_FUNCTION,
 )
 from govbus.consumers._store import (
-    MergeRound,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
@@ -193,24 +193,29 @@ class _SqliteWriter:
         self._conn.executemany(statement, rows)
         return self._stale.count - before
 
-    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
+    def merge(
+        self,
+        kind: EntityKind,
+        first: MergeRound,
+        later: dict[str, list[KeyEvent]],
+        at: datetime,
+    ) -> int:
         updated = at.isoformat()
-        rounds, hot = split_hot_keys(kind, rounds)
+        cold, hot = split_hot_keys(kind, first, later)
         stale = self._merge_hot(kind, hot, updated) if hot else 0
-        for batch_round in rounds:
-            generic: list[MergeRow] = []  # the rows of rare shapes
-            for shape, rows in batch_round.upserts.items():
-                if len(rows) < _SHAPED_FROM:
-                    generic += generic_rows(kind, shape, rows)
-                    continue
-                statement = upsert_sql(kind, "sqlite", shape)
-                stale += self._merge(statement, kind, upsert_layout(kind, shape), rows, updated)
-            if generic:
-                statement = upsert_sql(kind, "sqlite")
-                stale += self._merge(statement, kind, upsert_layout(kind, None), generic, updated)
-            for own, deletes in batch_round.deletes.items():
-                statement = delete_sql(kind, own, "sqlite")
-                stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
+        generic: list[MergeRow] = []  # the rows of rare shapes
+        for shape, rows in cold.upserts.items():
+            if len(rows) < _SHAPED_FROM:
+                generic += generic_rows(kind, shape, rows)
+                continue
+            statement = upsert_sql(kind, "sqlite", shape)
+            stale += self._merge(statement, kind, upsert_layout(kind, shape), rows, updated)
+        if generic:
+            statement = upsert_sql(kind, "sqlite")
+            stale += self._merge(statement, kind, upsert_layout(kind, None), generic, updated)
+        for own, deletes in cold.deletes.items():
+            statement = delete_sql(kind, own, "sqlite")
+            stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
         return stale
 
     def _merge_hot(self, kind: EntityKind, hot: dict[str, list[KeyEvent]], at: str) -> int:

@@ -26,13 +26,8 @@ from govbus import (
     cyclic_gc_paused,
     ensure_topics,
 )
-from govbus.consumers._apply import (
-    BatchItem,
-    BatchResult,
-    KafkaPosition,
-    RejectedRecord,
-    apply_batch,
-)
+from govbus.consumers._apply import apply_batch
+from govbus.consumers._batch_items import BatchItem, BatchResult, KafkaPosition, RejectedRecord
 from govbus.consumers._dead_letters import DeadLetterPublisher
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
 from govbus.consumers._dedup_retention import DedupPruner

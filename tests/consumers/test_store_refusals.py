@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from govbus import Catalog, ChangeEvent, EntityKind, ErrorCode, GovbusError, PersonChanged
 from govbus.consumers import KafkaPosition, RejectedRecord, SourcedEvent, apply_batch, open_store
-from govbus.consumers._apply import RawRecord
+from govbus.consumers._batch_items import RawRecord
 from govbus.consumers._refusals import NOT_STORABLE
 from govbus.consumers.testing import (
     ReferenceModel,

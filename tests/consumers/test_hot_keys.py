@@ -152,9 +152,8 @@ def test_a_hot_certificate_keeps_its_json_and_holder_link(store_url: str, catalo
         certificate(MARRIAGE, number, 2, "CAB", attributes={"spouse": "stale"}),
         certificate(MARRIAGE, number, 4, "CAB", status="valid", issue_date=date(2020, 5, 1)),
     ]
-    items = [
-        SourcedEvent(e, KafkaPosition("govbus.base.certificate", 0, i)) for i, e in enumerate(events)
-    ]
+    topic = "govbus.base.certificate"
+    items = [SourcedEvent(e, KafkaPosition(topic, 0, i)) for i, e in enumerate(events)]
     result = apply_batch(store, items, catalog=catalog, group="h")
     assert (result.applied_events, result.stale_fields) == (5, 1)
     record = store.record(EntityKind.CERTIFICATE, events[1].entity_key)

@@ -1,8 +1,9 @@
 """Parts of `python -m bench.sync` about keys and dedup state (imported from there; also
-`python -m bench.sync_keys [--events N] [--rounds N]` alone):
+`python -m bench.sync_keys [--events N] [--entities N] [--rounds N]` alone):
 
 1. Hot keys: the same events (count, fields, sizes) with each batch's 5000 events on 5 keys
-   (1000 updates of each key in one batch) against spread keys (5000 keys a batch), both
+   (1000 updates of each key in one batch) against spread keys (5000 keys a batch, of
+   `--entities`, as `bench.sync` itself), both
    into SQLite and PostgreSQL, same run, alternating, best of `--rounds`; and both against
    the raw bulk upsert of `bench.sync` (spread keys: one row per event).
 2. The dedup table after a long run: N events over 90 simulated days with the 30-day
@@ -19,6 +20,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -39,12 +41,13 @@ HOT_KEYS = 5
 """Keys per batch of the hot run: BATCH / HOT_KEYS updates of each key in each batch."""
 
 
-def bench_hot_keys(events: int, dsn: str | None, rounds: int) -> None:
-    spread = make_events(events, max(events, BATCH))
+def bench_hot_keys(events: int, entities: int, dsn: str | None, rounds: int) -> None:
+    spread = make_events(events, max(entities, BATCH))
     hot = make_events(events, HOT_KEYS)
     print(
         f"## hot keys: {events} events, batches of {BATCH} on {HOT_KEYS} keys "
-        f"({BATCH // HOT_KEYS} updates of a key a batch) vs on {BATCH} keys"
+        f"({BATCH // HOT_KEYS} updates of a key a batch) vs on {BATCH} keys "
+        f"({max(entities, BATCH)} in all)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         n = iter(range(1_000_000))
@@ -68,12 +71,11 @@ def bench_hot_keys(events: int, dsn: str | None, rounds: int) -> None:
 def _hot_line(
     name: str,
     rounds: int,
-    ours: object,
-    raw: object,
+    ours: Callable[[list[SourcedEvent]], float],
+    raw: Callable[[], float],
     spread: list[SourcedEvent],
     hot: list[SourcedEvent],
 ) -> None:
-    assert callable(ours) and callable(raw)
     spread_rates, hot_rates, raw_rates = [], [], []
     for _ in range(rounds):  # alternating: the machine's load drifts
         spread_rates.append(ours(spread))
@@ -156,10 +158,11 @@ def bench_dedup(events: int, dsn: str | None, days: int = 90, retention: int = 3
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--entities", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     dsn = os.environ.get("BENCH_PG_DSN")
-    bench_hot_keys(args.events, dsn, args.rounds)
+    bench_hot_keys(args.events, args.entities, dsn, args.rounds)
     bench_dedup(args.events, dsn)
 
 

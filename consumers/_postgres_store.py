@@ -28,6 +28,7 @@ from govbus.consumers._merge_sql import (
 )
 from govbus.consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from govbus.consumers._native_rows import copy_rows
+from govbus.consumers._postgres_dedup import claim_event_ids, prune_processed
 from govbus.consumers._postgres_records import (
     CUSTOM_PLAN,
     PG_TYPES,
@@ -40,7 +41,6 @@ from govbus.consumers._store import (
     StoreConflict,
     StoredRecord,
     TopicPartition,
-    epoch_us,
     field_provenance,
     stamps_from_columns,
 )
@@ -119,25 +119,6 @@ def _work(kind: EntityKind, batch_round: MergeRound) -> Iterator[_Work]:
         yield _Work(kind, DELETE_LAYOUT, rows, own=own)
 
 
-_COPY_IDS = "COPY processed_events (event_id, processed_at) FROM STDIN (FORMAT BINARY)"
-_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-"""Binary COPY: signature, flags, header extension length."""
-_BINARY_ID = b"\x00\x02\x00\x00\x00\x10"
-"""Before each id: two fields, the first of 16 bytes (the uuid)."""
-_BINARY_AT = b"\x00\x00\x00\x08"
-"""Before the claim time: 8 bytes (timestamptz, µs since 2000-01-01)."""
-_BINARY_TRAILER = b"\xff\xff"
-_PG_EPOCH_US = 946_684_800_000_000
-"""2000-01-01 in µs since 1970-01-01: where binary timestamptz counts from."""
-
-
-def _binary_ids(event_ids: Collection[int], at: datetime) -> bytes:
-    """The ids and their claim time as a binary COPY stream, built in one join."""
-    claimed = _BINARY_AT + (epoch_us(at) - _PG_EPOCH_US).to_bytes(8, "big", signed=True)
-    ids = (claimed + _BINARY_ID).join(i.to_bytes(16, "big") for i in event_ids)
-    return b"".join((_BINARY_HEADER, _BINARY_ID, ids, claimed, _BINARY_TRAILER))
-
-
 class _PostgresWriter:
     def __init__(self, conn: psycopg.Connection[Any], *, native: bool) -> None:
         self._conn = conn
@@ -170,29 +151,7 @@ class _PostgresWriter:
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
     def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
-        # In the usual batch no id is known: COPY them straight into the table, in a
-        # savepoint (COPY inserts in bulk, ≈ 1.8 µs an id against ≈ 2.6 for INSERT … SELECT
-        # and more with ON CONFLICT). A known id (or one a concurrent transaction committed
-        # meanwhile) fails it as a whole; then the ids are inserted with ON CONFLICT, and
-        # the known ones are those not inserted: recorded before, by another transaction or
-        # by an earlier part of this one (a batch split by `govbus.consumers._refusals`).
-        try:
-            with self._conn.transaction(), self._cur.copy(_COPY_IDS) as copy:
-                copy.write(_binary_ids(event_ids, at))
-        except psycopg.errors.UniqueViolation:
-            pass
-        else:
-            return set()
-        # Comma-joined text: far cheaper to adapt than a list of uuids.
-        ids = ",".join(f"{i:032x}" for i in event_ids)
-        self._cur.execute(
-            "INSERT INTO processed_events (event_id, processed_at) "
-            "SELECT unnest(string_to_array(%s, ','))::uuid, %s ON CONFLICT DO NOTHING "
-            "RETURNING event_id",
-            (ids, at),
-        )
-        inserted = {new.int for (new,) in self._cur.fetchall()}
-        return {i for i in event_ids if i not in inserted}
+        return claim_event_ids(self._conn, self._cur, event_ids, at)
 
     def merge(
         self,
@@ -435,13 +394,7 @@ class PostgresStore:
         return int(row[0]) if row else 0
 
     def prune_processed(self, before: datetime, limit: int) -> int:
-        # By the claim-time index, oldest first; its own short transaction (autocommit).
-        cursor = self._live().execute(
-            "DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM "
-            "processed_events WHERE processed_at < %s ORDER BY processed_at LIMIT %s)",
-            (before, limit),
-        )
-        return cursor.rowcount
+        return prune_processed(self._live(), before, limit)
 
     def quarantined(self) -> list[QuarantineRow]:
         return [

@@ -17,14 +17,7 @@ from functools import cache
 from typing import Any
 
 from govbus import EntityKind
-from govbus.consumers._key_merge import (
-    KeyEvent,
-    fold,
-    split_hot_keys,
-    state_layout,
-    state_select,
-    state_upsert_sql,
-)
+from govbus.consumers._key_merge import KeyEvent, split_hot_keys
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     STALE_FUNCTION,
@@ -43,6 +36,7 @@ from govbus.consumers._migrations import (
     STATE_TABLES,
     UNHEX_FUNCTION,
 )
+from govbus.consumers._sqlite_records import merge_records, to_db
 from govbus.consumers._store import (
     QuarantineRow,
     StoredRecord,
@@ -53,16 +47,6 @@ from govbus.consumers._store import (
     stamps_from_columns,
 )
 from govbus.consumers._tables import TABLES, ColumnType, columns
-
-
-def _to_db(value: Any, ctype: ColumnType) -> Any:
-    if value is None:
-        return None
-    if ctype is ColumnType.JSON:
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    if isinstance(value, date | Decimal):
-        return value.isoformat() if isinstance(value, date) else str(value)
-    return value
 
 
 def _from_db(value: Any, ctype: ColumnType) -> Any:
@@ -187,7 +171,7 @@ class _SqliteWriter:
         for row in rows:
             for i, ctype in typed:
                 if row[i] is not None:
-                    row[i] = _to_db(row[i], ctype)
+                    row[i] = to_db(row[i], ctype)
             row[-1] = at
         before = self._stale.count
         self._conn.executemany(statement, rows)
@@ -202,7 +186,7 @@ class _SqliteWriter:
     ) -> int:
         updated = at.isoformat()
         cold, hot = split_hot_keys(kind, first, later)
-        stale = self._merge_hot(kind, hot, updated) if hot else 0
+        stale = merge_records(self._conn, kind, hot, updated) if hot else 0
         generic: list[MergeRow] = []  # the rows of rare shapes
         for shape, rows in cold.upserts.items():
             if len(rows) < _SHAPED_FROM:
@@ -216,30 +200,6 @@ class _SqliteWriter:
         for own, deletes in cold.deletes.items():
             statement = delete_sql(kind, own, "sqlite")
             stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
-        return stale
-
-    def _merge_hot(self, kind: EntityKind, hot: dict[str, list[KeyEvent]], at: str) -> int:
-        """Hot keys' rows read, folded in memory, written once (`govbus.consumers._key_merge`);
-        the write transaction holds the database, so nothing changes them in between."""
-        stored = {
-            row[0]: row
-            for row in self._conn.execute(
-                state_select(kind) + "WHERE entity_key IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(hot)),),
-            )
-        }
-        types = columns(kind)
-        stale = 0
-        rows = []
-        for key, events in hot.items():
-            row, key_stale = fold(kind, key, stored.get(key), events, at)
-            stale += key_stale
-            for i, ctype in enumerate(types.values(), 1):
-                row[i] = _to_db(row[i], ctype)
-            rows.append(row)
-        layout = state_layout(kind).columns
-        values = f"VALUES ({', '.join('?' * len(layout))})"
-        self._conn.executemany(state_upsert_sql(kind, values), rows)
         return stale
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:

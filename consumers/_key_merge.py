@@ -17,8 +17,10 @@ count, values, sequences and stamps are exactly what the statements give one eve
 time (`tests/consumers/test_hot_keys.py`, `tests/consumers/test_merge_shapes.py`).
 
 What the database judges: only what is written. A value that loses to a newer one in the
-same batch, or is stale, is never sent, so a site rule in the database (a CHECK, a
-trigger) never sees it. Every event is judged before the store by the sync's own checks
+same batch, or is stale against the stored row, is never sent, so a site rule in the
+database (a CHECK, a trigger) never sees it. (A key's single event of a batch goes to the
+merge statement whatever its sequence, and the database may judge that candidate row even
+when the sequence then keeps the stored values.) Every event is judged before the store by the sync's own checks
 (NUL and other unstorable text, identifiers, the schema), the same for every event
 whatever the batch; a refusal by the database can only concern a value that is written.
 When the database refuses a batch, `govbus.consumers._refusals` isolates the event whose

@@ -21,7 +21,12 @@ With the sequences in plain integer columns the merge is one `INSERT … ON CONF
 UPDATE SET f = CASE WHEN excluded.f__seq > f__seq …` per batch (`govbus.consumers._merge_sql`):
 no read, no merge in Python. (Since the merge statements per shape, `_key__*` are only the
 carrier of a key-authority upsert's stamp when it sets no field: written on insert, never
-read; see `govbus.consumers._merge_sql`.)
+read; see `govbus.consumers._merge_sql`.) Keys with several events in a batch are the
+exception: read, merged in memory and written whole (`govbus.consumers._key_merge`).
+
+Migration 6 gives each processed event id its claim time (`processed_at`, indexed; SQLite:
+integer µs since the epoch), so that ids older than the retention window can be pruned
+(`govbus.consumers._dedup_retention`).
 """
 
 from __future__ import annotations

@@ -20,9 +20,11 @@ What the database judges: only what is written. A value that loses to a newer on
 same batch, or is stale against the stored row, is never sent, so a site rule in the
 database (a CHECK, a trigger) never sees it. (A key's single event of a batch goes to the
 merge statement whatever its sequence, and the database may judge that candidate row even
-when the sequence then keeps the stored values.) Every event is judged before the store by the sync's own checks
-(NUL and other unstorable text, identifiers, the schema), the same for every event
-whatever the batch; a refusal by the database can only concern a value that is written.
+when the sequence then keeps the stored values.) Every event is judged before the store by
+the sync's own checks (NUL and other unstorable text, identifiers, the schema), the same
+for every event whatever the batch; a refusal by the database can only concern a value
+that is sent to it.
+
 When the database refuses a batch, `govbus.consumers._refusals` isolates the event whose
 write it refuses; that whole event is dead-lettered, and the rest is merged again without
 it.

@@ -4,13 +4,41 @@ harmless because per-field sequences refuse it."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from govbus import Catalog, ChangeEvent, EntityKind, PersonChanged, Settings
-from govbus.consumers import BatchResult, KafkaPosition, SourcedEvent, Store, apply_batch
+import pytest
+
+from govbus import (
+    Catalog,
+    ChangeEvent,
+    Contract,
+    EntityKind,
+    PersonChanged,
+    Settings,
+    admin_config,
+    ensure_topics,
+)
+from govbus.consumers import (
+    BatchResult,
+    KafkaPosition,
+    SourcedEvent,
+    Store,
+    apply_batch,
+    open_store,
+)
 from govbus.consumers._dedup_retention import DedupPruner
-from govbus.consumers.testing import citizen_id, person, store_sequences, store_state
+from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers.testing import (
+    citizen_id,
+    person,
+    publish_events,
+    store_sequences,
+    store_state,
+)
+from govbus.testing import KafkaEndpoint
 
 TOPIC = "govbus.base.person"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -93,3 +121,28 @@ def test_a_duplicate_older_than_the_window_is_refused_by_sequences(
 def test_the_retention_is_a_setting() -> None:
     assert Settings().dedup_retention_days == 30
     assert Settings(dedup_retention_days=7).dedup_retention_days == 7
+
+
+@pytest.mark.kafka
+def test_the_sync_prunes_old_ids_between_batches(
+    kafka: KafkaEndpoint, contract: Contract, tmp_path: Path
+) -> None:
+    """The sync itself prunes (its settings' window): ids claimed 60 days ago go, the ids of
+    what it has just applied stay."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings = Settings(
+        bootstrap_servers=kafka.bootstrap_servers, dlq_topic=f"{prefix}dlq", dedup_retention_days=30
+    )
+    topics = [prefix + t for t in contract.catalog.topics()]
+    ensure_topics(admin_config(settings), [*topics, settings.dlq_topic])
+    store = open_store(f"sqlite:///{tmp_path / 'base.db'}")
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    old = [person(citizen_id(i), 1, name=f"old{i}") for i in range(30)]
+    Feed().apply(store, contract.catalog, old, long_ago)  # another group's offsets
+    fresh = [person(citizen_id(100 + i), 1, name=f"new{i}") for i in range(5)]
+    publish_events(settings, contract, fresh, topic_prefix=prefix)
+    options = SyncOptions(group="base-store", topic_prefix=prefix, max_idle_seconds=1.5)
+    totals = SyncService(settings, contract, store, options).run()
+    assert totals.applied_events == 5
+    assert store.processed_count() == 5
+    store.close()

@@ -95,8 +95,8 @@ def _hot_line(
 def _sqlite_size(path: str) -> int:
     with sqlite3.connect(path) as conn:
         (size,) = conn.execute(
-            "SELECT sum(pgsize) FROM dbstat "
-            "WHERE name IN ('processed_events', 'processed_events_at')"
+            "SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master "
+            "WHERE tbl_name = 'processed_events')"
         ).fetchone()
     return int(size or 0)
 

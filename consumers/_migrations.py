@@ -24,9 +24,9 @@ carrier of a key-authority upsert's stamp when it sets no field: written on inse
 read; see `govbus.consumers._merge_sql`.) Keys with several events in a batch are the
 exception: read, merged in memory and written whole (`govbus.consumers._key_merge`).
 
-Migration 6 gives each processed event id its claim time (`processed_at`, indexed; SQLite:
-integer µs since the epoch), so that ids older than the retention window can be pruned
-(`govbus.consumers._dedup_retention`).
+Migration 6 gives each processed event id its claim time (`processed_at`; PostgreSQL:
+indexed; SQLite: integer µs since the epoch, in a rowid table whose head is the oldest), so
+that ids older than the retention window can be pruned (`govbus.consumers._dedup_retention`).
 """
 
 from __future__ import annotations
@@ -252,17 +252,24 @@ _TOPIC_IDS = Migration(
 
 _DEDUP_CLAIM_TIME = Migration(
     6,
-    "processed events keep their claim time (indexed): ids older than the retention go",
+    "processed events keep their claim time: ids older than the retention are pruned",
     (),
     {
-        # SQLite: integer µs since the epoch (compact, ordered); ids claimed before this
-        # migration count as claimed now, so they are kept a full window.
+        # SQLite: a rowid table (rows in claim order, so the oldest are at its head and
+        # pruning needs no index on the time: a second index more than doubled the claim's
+        # cost) with the ids in a unique index; the time as integer µs since the epoch. Ids
+        # claimed before this migration count as claimed now: kept a full window.
         "sqlite": (
-            "ALTER TABLE processed_events ADD COLUMN processed_at INTEGER NOT NULL DEFAULT 0",
-            "UPDATE processed_events SET processed_at = "
-            "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)",
-            "CREATE INDEX processed_events_at ON processed_events (processed_at)",
+            "CREATE TABLE processed_events_v6 ("
+            "event_id BLOB NOT NULL UNIQUE, processed_at INTEGER NOT NULL)",
+            "INSERT INTO processed_events_v6 (event_id, processed_at) SELECT event_id, "
+            "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER) "
+            "FROM processed_events",
+            "DROP TABLE processed_events",
+            "ALTER TABLE processed_events_v6 RENAME TO processed_events",
         ),
+        # PostgreSQL: the heap is in claim order too, but a DELETE wants an index to find
+        # the oldest; on a time that only grows it is appended to, cheap.
         "postgresql": (
             "ALTER TABLE processed_events ADD COLUMN processed_at timestamptz NOT NULL "
             "DEFAULT now()",

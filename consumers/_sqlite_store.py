@@ -350,12 +350,14 @@ class SqliteStore:
         return int(n)
 
     def prune_processed(self, before: datetime, limit: int) -> int:
-        # By the claim-time index, oldest first; its own short write transaction.
+        # The table's head (rowid order = claim order) holds the oldest: of its first
+        # `limit` rows, those claimed before `before` (a clock that went back only delays
+        # the ones behind a newer id). Its own short write transaction.
         with self._immediate() as conn:
             return conn.execute(
-                "DELETE FROM processed_events WHERE event_id IN (SELECT event_id FROM "
-                "processed_events WHERE processed_at < ? ORDER BY processed_at LIMIT ?)",
-                (epoch_us(before), limit),
+                "DELETE FROM processed_events WHERE rowid IN (SELECT rowid FROM "
+                "processed_events ORDER BY rowid LIMIT ?) AND processed_at < ?",
+                (limit, epoch_us(before)),
             ).rowcount
 
     def quarantined(self) -> list[QuarantineRow]:

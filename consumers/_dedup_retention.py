@@ -11,7 +11,8 @@ fields, not as a duplicate).
 `DedupPruner.prune` runs between the sync's batches, in transactions of its own, and is
 bounded so that it never holds the sync up: at most `batch_ids` ids a statement, oldest
 first (PostgreSQL: by an index on the claim time; SQLite: the head of a table kept in claim
-order), at most `max_statements` statements or `max_seconds` a call. A backlog (after an upgrade, a long stop) is worked off over later calls.
+order), at most `max_statements` statements or `max_seconds` a call. A backlog (after an
+upgrade, a long stop) is worked off over later calls.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from govbus.consumers._rebuild import rebuild_store
 from govbus.consumers._store import Store, open_store
 from govbus.consumers._store_errors import store_errors_as_refusals
 from govbus.consumers._sync import SyncOptions, SyncService
+from govbus.consumers.project_cli import project
 from govbus.terminal import console as make_console
 from govbus.terminal import progress
 
@@ -63,6 +64,7 @@ class EntityName(StrEnum):
 
 def register(app: typer.Typer) -> None:
     app.command("sync")(sync)
+    app.command("project")(project)
     app.add_typer(store_app, name="store")
 
 

@@ -97,6 +97,7 @@ from govbus._serde import (
 )
 from govbus._settings import SettingOrigin, Settings, env_name, get_settings
 from govbus._sharing import (
+    VIEW_TOPIC_PREFIX,
     Disclosure,
     DisclosureKind,
     GrantPolicy,
@@ -105,6 +106,7 @@ from govbus._sharing import (
     field_disclosure,
     grant_disclosure,
     request_verdict,
+    view_topic_name,
 )
 from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
@@ -116,9 +118,11 @@ from govbus._validation import (
     resource_for_event,
     validate_event,
 )
+from govbus._views import ViewsFile, WantedView, read_views_file, view_policies, write_views_file
 
 __all__ = [
     "EVENT_TYPES",
+    "VIEW_TOPIC_PREFIX",
     "Catalog",
     "CatalogEntry",
     "Category",
@@ -161,6 +165,8 @@ __all__ = [
     "SettingOrigin",
     "Settings",
     "SharingType",
+    "ViewsFile",
+    "WantedView",
     "address_code_spans",
     "admin_config",
     "catalog_entries",
@@ -208,6 +214,7 @@ __all__ = [
     "pseudonymize",
     "read_local_env",
     "read_schema_id",
+    "read_views_file",
     "redact_url",
     "request_verdict",
     "require_broker",
@@ -220,5 +227,8 @@ __all__ = [
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",
+    "view_policies",
+    "view_topic_name",
     "write_local_env",
+    "write_views_file",
 ]

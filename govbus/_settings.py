@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # How long the sync remembers an applied event id (an outbox retry within it is a
     # duplicate; an older copy is refused by per-field sequences). See consumers/_dedup_retention.
     dedup_retention_days: float = Field(default=30.0, gt=0)
+    # How long a view topic no grant uses any more is kept before the projector deletes it
+    # (a re-granted field set within it resumes the same view, no backfill).
+    view_delete_grace_seconds: float = Field(default=24 * 3600.0, ge=0)
 
     log_level: str = "INFO"
     log_format: str = "console"

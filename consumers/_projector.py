@@ -64,7 +64,7 @@ class ProjectorService:
         self._stopping.set()
 
     def run(self) -> None:
-        from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+        from confluent_kafka.admin import AdminClient
 
         admin = AdminClient(admin_config(self.settings))
         self.registry = self.registry or _registry_client(self.settings)

@@ -69,7 +69,7 @@ class ViewWorker:
     _parsed_view: Any = None
     _readers: dict[int, Any] = field(default_factory=dict)
     _reader_schema: Any = None
-    _backfill: dict[tuple[str, int], int] = field(default_factory=dict)
+    _backfill: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     _positions: dict[tuple[str, int], int] = field(default_factory=dict)
     _last_progress: float = 0.0
     _last_record_at: float = field(default_factory=time.monotonic)
@@ -133,7 +133,7 @@ class ViewWorker:
                 )
                 if messages:
                     self._transact(consumer, producer, messages)
-                self._report_progress(consumer)
+                self._report_progress()
         finally:
             consumer.close()
             producer.flush(10)
@@ -228,11 +228,11 @@ class ViewWorker:
             start = tp.offset if tp.offset >= 0 else 0
             self._positions[(tp.topic, tp.partition)] = start
             if high > start:
-                self._backfill[(tp.topic, tp.partition)] = high
+                self._backfill[(tp.topic, tp.partition)] = (start, high)
         self._assigned = True
         self._last_record_at = time.monotonic()
         if self._backfill:
-            total = sum(self._backfill.values())
+            total = sum(high - start for start, high in self._backfill.values())
             log.info("backfill started", view=self.view.topic, records=total)
         log.info("partitions assigned", view=self.view.topic, count=len(partitions))
 
@@ -241,17 +241,24 @@ class ViewWorker:
             self._backfill.pop((tp.topic, tp.partition), None)
         log.info("partitions revoked", view=self.view.topic, count=len(partitions))
 
-    def _report_progress(self, consumer: Any) -> None:
+    def _report_progress(self) -> None:
         if not self._backfill:
             return
-        done = {tp for tp, high in self._backfill.items() if self._positions.get(tp, 0) >= high}
+        done = {
+            tp
+            for tp, (_start, high) in self._backfill.items()
+            if self._positions.get(tp, 0) >= high
+        }
         now = time.monotonic()
         if (
             done == set(self._backfill)
             or now - self._last_progress >= self.options.progress_seconds
         ):
-            total = sum(self._backfill.values())
-            position = sum(min(self._positions.get(tp, 0), h) for tp, h in self._backfill.items())
+            total = sum(high - start for start, high in self._backfill.values())
+            position = sum(
+                min(self._positions.get(tp, 0), high) - start
+                for tp, (start, high) in self._backfill.items()
+            )
             log.info(
                 "backfill progress",
                 view=self.view.topic,
@@ -260,7 +267,6 @@ class ViewWorker:
                 percent=round(100 * position / total, 1) if total else 100.0,
             )
             self._last_progress = now
-        for tp in done:
-            del self._backfill[tp]
-        if not self._backfill:
+        if done == set(self._backfill):  # totals stay fixed until every partition is done
+            self._backfill.clear()
             log.info("view caught up", view=self.view.topic)

@@ -68,8 +68,10 @@ def expected_view(policy: GrantPolicy, events: list[ChangeEvent[Any]]) -> dict[s
                 value = getattr(event.data, name)
                 text = value.isoformat() if isinstance(value, date) else value
                 disclosure = policy.disclosure(name)
-                data[name] = None if value is None else (
-                    disclosure.apply(text) if disclosure.kind == "masked" else value
+                data[name] = (
+                    None
+                    if value is None
+                    else (disclosure.apply(text) if disclosure.kind == "masked" else value)
                 )
         out[str(event.event_id)] = {
             "entity_key": policy.disclosure(key_name).apply(event.entity_key),

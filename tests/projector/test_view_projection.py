@@ -88,7 +88,9 @@ def test_certificate_views_take_only_their_licence_type(contract: Contract) -> N
         r for r in contract.catalog.resources if r.entity == "certificate" and r != marriage
     )
     own = certificate(str(marriage.licence_type_code), "M1", 1, "CAB", status="valid")
-    other = certificate(str(licence.licence_type_code), "X1", 1, str(licence.provider), status="valid")
+    other = certificate(
+        str(licence.licence_type_code), "X1", 1, str(licence.provider), status="valid"
+    )
     schema = contract.latest_schema(marriage).parsed
 
     def record(event: Any) -> dict[str, Any]:
@@ -120,7 +122,8 @@ def test_grants_sharing_a_field_set_share_a_view(catalog: Catalog) -> None:
     assert policy.view_topic == view_topic_name("BR-PERSON", policy.view_signature)
     assert policy.view_topic in topics
     full = grant_disclosure(
-        catalog.resource("BR-LEGAL-ENTITY"), [f.name for f in catalog.resource("BR-LEGAL-ENTITY").fields]
+        catalog.resource("BR-LEGAL-ENTITY"),
+        [f.name for f in catalog.resource("BR-LEGAL-ENTITY").fields],
     )
     assert full.reads_raw_topic == (full.view_topic not in topics)
 

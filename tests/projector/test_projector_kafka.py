@@ -35,7 +35,7 @@ from govbus.consumers._projector import ProjectorOptions, ProjectorService
 from govbus.consumers._view_worker import WorkerOptions
 from govbus.consumers.testing import publish_events
 from govbus.testing import KafkaEndpoint
-from tests.consumers.projector_helpers import (
+from tests.projector.helpers import (
     LEGAL_FIELDS,
     PERSON_FIELDS,
     comparable,
@@ -115,7 +115,9 @@ def assert_view_matches(
     events: list[ChangeEvent[Any]],
 ) -> list[tuple[Any, dict[str, Any]]]:
     """Each expected event exactly once with the expected values; nothing else."""
-    found = read_view(settings, registry_client(settings.schema_registry_url or ""), prefix + policy.view_topic)
+    found = read_view(
+        settings, registry_client(settings.schema_registry_url or ""), prefix + policy.view_topic
+    )
     by_id = view_by_event_id(found)
     expected = expected_view(policy, events)
     duplicated = [i for i, values in by_id.items() if len(values) > 1]
@@ -245,9 +247,7 @@ def test_sigkill_at_random_points_writes_each_event_once(
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     publisher.join(120)
-    final = start_projector(
-        settings, views, prefix, log, "--until-idle", "--max-idle-seconds", "3"
-    )
+    final = start_projector(settings, views, prefix, log, "--until-idle", "--max-idle-seconds", "3")
     reaper.append(final)
     assert final.wait(180) == 0, log.read_text()[-3000:]
     for policy in policies(contract):

@@ -23,6 +23,8 @@ import structlog
 from govbus import (
     VIEW_TOPIC_PREFIX,
     Contract,
+    ErrorCode,
+    GovbusError,
     GrantPolicy,
     Settings,
     admin_config,
@@ -57,7 +59,7 @@ class ProjectorService:
     workers: dict[str, tuple[ViewWorker, threading.Thread]] = field(default_factory=dict)
     _unwanted_since: dict[str, float] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
-    _failed: list[BaseException] = field(default_factory=list)
+    _failed: list[tuple[str, BaseException]] = field(default_factory=list)
 
     def stop(self) -> None:
         """Finish the open transactions and leave the groups (safe from a signal handler)."""
@@ -72,7 +74,8 @@ class ProjectorService:
             while not self._stopping.is_set():
                 self.reconcile(admin)
                 if self._failed:
-                    raise self._failed[0]
+                    topic, error = self._failed[0]
+                    raise GovbusError(ErrorCode.KAFKA_ERROR, f"view {topic}: {error}") from error
                 if self._idle():
                     break
                 self._stopping.wait(self.options.refresh_seconds)
@@ -101,6 +104,11 @@ class ProjectorService:
         view = make_view(policy, base, self.options.topic_prefix)
         partitions = _partition_count(admin, view.base_topic)
         created = ensure_topics(admin_config(self.settings), [view.topic], partitions=partitions)
+        if not created and _partition_count(admin, view.topic) != partitions:
+            raise GovbusError(  # same partition per key would no longer hold
+                ErrorCode.KAFKA_ERROR,
+                f"view {view.topic} and its base topic have different partition counts",
+            )
         schema_id = self._register(view)
         worker = ViewWorker(
             self.settings, view, self.contract.resolver, schema_id, self.options.worker
@@ -124,14 +132,21 @@ class ProjectorService:
             worker.run()
         except BaseException as error:  # the service stops; a supervisor restarts it
             log.error("view worker failed", view=worker.view.topic, error=str(error))
-            self._failed.append(error)
+            self._failed.append((worker.view.topic, error))
             self._stopping.set()
 
     def _register(self, view: ViewProjection) -> int:
         from confluent_kafka.schema_registry import Schema
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
 
         schema = Schema(json.dumps(view.schema, separators=(",", ":")), "AVRO")
-        return int(self.registry.register_schema(view.subject, schema))
+        try:
+            return int(self.registry.register_schema(view.subject, schema))
+        except SchemaRegistryError as error:
+            raise GovbusError(
+                ErrorCode.REGISTRY_ERROR,
+                f"registering {view.subject}: {error.error_message} ({error.http_status_code})",
+            ) from None
 
     def _retire(self, admin: Any, wanted: set[str]) -> None:
         """Delete view topics unwanted for longer than the grace (the clock starts on first
@@ -161,7 +176,9 @@ class ProjectorService:
 def _partition_count(admin: Any, topic: str) -> int:
     metadata = admin.list_topics(topic, timeout=30).topics.get(topic)
     if metadata is None or metadata.error is not None or not metadata.partitions:
-        raise RuntimeError(f"base topic {topic} does not exist")
+        raise GovbusError(
+            ErrorCode.KAFKA_ERROR, f"topic {topic} does not exist (govbus admin topics ensure)"
+        )
     return len(metadata.partitions)
 
 
@@ -181,7 +198,10 @@ def _registry_client(settings: Settings) -> Any:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     if not settings.schema_registry_url:
-        raise ValueError("the projector registers view schemas: GOVBUS_SCHEMA_REGISTRY_URL")
+        raise GovbusError(
+            ErrorCode.INVALID_SETTING,
+            "the projector registers the view schemas: set GOVBUS_SCHEMA_REGISTRY_URL",
+        )
     conf: dict[str, Any] = {"url": settings.schema_registry_url}
     if settings.schema_registry_auth:
         conf["basic.auth.user.info"] = settings.schema_registry_auth.get_secret_value()

@@ -169,7 +169,7 @@ class ViewWorker:
                 producer.send_offsets_to_transaction(
                     offsets, consumer.consumer_group_metadata(), 30
                 )
-            producer.commit_transaction(60)
+            _commit(producer)
         except KafkaException as error:
             self._recover(consumer, producer, first_offsets, error)
             return
@@ -270,3 +270,15 @@ class ViewWorker:
         if done == set(self._backfill):  # totals stay fixed until every partition is done
             self._backfill.clear()
             log.info("view caught up", view=self.view.topic)
+
+
+def _commit(producer: Any, attempts: int = 5) -> None:
+    """Commit; a retriable failure (a timeout) is retried, as librdkafka asks."""
+    for attempt in range(attempts):
+        try:
+            producer.commit_transaction(60)
+            return
+        except KafkaException as error:
+            if not error.args[0].retriable() or attempt == attempts - 1:
+                raise
+            log.warning("transaction commit retried", error=str(error.args[0]))

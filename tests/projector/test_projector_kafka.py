@@ -252,3 +252,40 @@ def test_sigkill_at_random_points_writes_each_event_once(
     assert final.wait(180) == 0, log.read_text()[-3000:]
     for policy in policies(contract):
         assert_view_matches(settings, contract, prefix, policy, events)
+
+
+def test_two_instances_split_the_partitions(
+    settings: Settings, registry_contract: Contract, prefix: str
+) -> None:
+    contract = registry_contract
+    create_base_topics(settings, contract, prefix)
+    person_policy, _legal = policies(contract)
+    events = projector_events(random.Random(17), 1500)
+    services = [
+        ProjectorService(
+            settings,
+            contract,
+            lambda: [person_policy],
+            ProjectorOptions(
+                topic_prefix=prefix,
+                refresh_seconds=0.5,
+                max_idle_seconds=10.0,  # longer than the wait before the events
+                worker=WorkerOptions(instance_id=name),
+            ),
+        )
+        for name in ("a", "b")
+    ]
+    threads = [threading.Thread(target=s.run, daemon=True) for s in services]
+    for thread in threads:
+        thread.start()
+    time.sleep(6)  # both have joined the view's group
+    for start in range(0, len(events), 150):
+        publish_events(settings, contract, events[start : start + 150], topic_prefix=prefix)
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(120)
+    consumed = [sum(w.totals.consumed for w, _t in s.workers.values()) for s in services]
+    assert all(c > 0 for c in consumed), consumed  # each instance had partitions
+    persons = sum(1 for e in events if e.entity == "person")
+    assert sum(consumed) >= persons
+    assert_view_matches(settings, contract, prefix, person_policy, events)

@@ -74,6 +74,9 @@ class ViewWorker:
     _last_progress: float = 0.0
     _last_record_at: float = field(default_factory=time.monotonic)
     _assigned: bool = False
+    _group_lag: int = -1
+    """Records of the base topic the whole group has not committed (-1: not measured)."""
+    _lag_measured_at: float = 0.0
 
     @property
     def group(self) -> str:
@@ -89,7 +92,7 @@ class ViewWorker:
 
     @property
     def caught_up(self) -> bool:
-        return self._assigned and not self._backfill
+        return self._assigned and not self._backfill and self._group_lag == 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -108,6 +111,9 @@ class ViewWorker:
                     "heartbeat.interval.ms": min(3000, self.options.session_timeout_ms // 3),
                     "fetch.wait.max.ms": 10,
                     "queued.max.messages.kbytes": 8192,
+                    # Static membership: a restarted instance takes its partitions back at
+                    # once instead of waiting for its dead self's session to time out.
+                    "group.instance.id": self.transactional_id,
                 },
             )
         )
@@ -133,6 +139,8 @@ class ViewWorker:
                 )
                 if messages:
                     self._transact(consumer, producer, messages)
+                else:
+                    self._measure_lag(consumer)
                 self._report_progress()
         finally:
             consumer.close()
@@ -155,15 +163,21 @@ class ViewWorker:
                 next_offsets[tp] = message.offset() + 1
                 value = self._view_value(message)
                 if value is not None:
+                    _kind, timestamp = message.timestamp()
                     producer.produce(
                         self.view.topic,
                         key=message.key(),
                         value=value,
                         headers=message.headers(),
                         partition=message.partition(),
-                        timestamp=message.timestamp()[1],
+                        timestamp=max(timestamp, 0),  # the base record's time; 0: none given
                     )
                     written += 1
+            # The consumer's position, past any transaction markers after the last record.
+            positions = consumer.position([TopicPartition(t, p) for t, p in next_offsets])
+            for tp in positions:
+                if tp.offset > next_offsets[(tp.topic, tp.partition)]:
+                    next_offsets[(tp.topic, tp.partition)] = tp.offset
             offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
             if offsets:
                 producer.send_offsets_to_transaction(
@@ -240,6 +254,26 @@ class ViewWorker:
         for tp in partitions:
             self._backfill.pop((tp.topic, tp.partition), None)
         log.info("partitions revoked", view=self.view.topic, count=len(partitions))
+
+    def _measure_lag(self, consumer: Any) -> None:
+        """While idle, at most once a second: the group's lag over every partition, not only
+        this instance's (partitions a dead member still holds count too)."""
+        now = time.monotonic()
+        if now - self._lag_measured_at < 1.0:
+            return
+        self._lag_measured_at = now
+        topic = self.view.base_topic
+        try:
+            described = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            partitions = [TopicPartition(topic, p) for p in described]
+            lag = 0
+            for tp in consumer.committed(partitions, timeout=10):
+                _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+                lag += max(high - max(tp.offset, 0), 0)
+        except KafkaException as error:
+            log.debug("group lag not measured", view=self.view.topic, error=str(error))
+            return
+        self._group_lag = lag
 
     def _report_progress(self) -> None:
         if not self._backfill:

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import structlog
 import typer
 
 from govbus import (
@@ -26,6 +27,7 @@ from govbus.consumers._view_worker import WorkerOptions
 from govbus.terminal import console as make_console
 
 console = make_console()
+log = structlog.get_logger("govbus.project")
 
 
 def project(
@@ -82,11 +84,18 @@ def project(
     flags = [_parse_view(text) for text in view or []]
     static = view_policies(contract.catalog, flags)  # bad flags fail before anything starts
 
-    def wanted() -> list[GrantPolicy]:
-        from_file = read_views_file(contract.catalog, views) if views else []
-        return [*static, *from_file]
+    last_good: list[GrantPolicy] = read_views_file(contract.catalog, views) if views else []
 
-    wanted()  # a bad views file fails here, not in the loop
+    def wanted() -> list[GrantPolicy]:
+        """Flags and file; a file that turns bad later keeps the last good views (logged)."""
+        nonlocal last_good
+        if views:
+            try:
+                last_good = read_views_file(contract.catalog, views)
+            except GovbusError as error:
+                log.warning("views file unreadable, keeping the last views", error=str(error))
+        return [*static, *last_good]
+
     require_broker(settings)
     grace = (
         delete_grace_seconds

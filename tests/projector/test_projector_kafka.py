@@ -208,6 +208,13 @@ def start_projector(
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def wait_for_count(log: Path, text: str, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (log.read_text(errors="replace") if log.exists() else "").count(text) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} {text!r} in {log}"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def reaper() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -234,19 +241,21 @@ def test_sigkill_at_random_points_writes_each_event_once(
     log = tmp_path / "project.log"
 
     def flow() -> None:
-        for start in range(0, len(events), 100):
-            publish_events(settings, contract, events[start : start + 100], topic_prefix=prefix)
-            time.sleep(0.1)
+        for start in range(0, len(events), 50):
+            publish_events(settings, contract, events[start : start + 50], topic_prefix=prefix)
+            time.sleep(0.15)
 
     publisher = threading.Thread(target=flow, daemon=True)
     publisher.start()
-    for _ in range(4):
+    for run in range(1, 5):
         process = start_projector(settings, views, prefix, log)
         reaper.append(process)
-        time.sleep(rng.uniform(2.0, 5.0))
+        wait_for_count(log, "partitions assigned", 2 * run, 90)  # both views are working
+        time.sleep(rng.uniform(0.2, 2.5))
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     publisher.join(120)
+    assert log.read_text().count("view stopped") == 0  # every run ended by SIGKILL
     final = start_projector(settings, views, prefix, log, "--until-idle", "--max-idle-seconds", "3")
     reaper.append(final)
     assert final.wait(180) == 0, log.read_text()[-3000:]

@@ -61,3 +61,36 @@ def test_export_writes_shared_views_and_audits_each_change(
     count = len(audit.records)
     assert export_views(catalog, grants[:2] + grants[3:], path, audit, actor="t") == []
     assert len(audit.records) == count  # nothing changed, nothing audited
+
+
+def test_export_follows_the_workflow_grants(catalog: Catalog, tmp_path: Path) -> None:
+    from govbus.gateway._auth import Principal
+    from govbus.gateway._db import open_database
+    from govbus.gateway.subscriptions import SubscriptionRequest, SubscriptionService
+
+    bank = Principal(name="bank01", department="BANK01", roles=frozenset({"subscriber"}))
+    psb = Principal(name="psb", department="PSB", roles=frozenset({"provider"}))
+    audit = MemoryAuditLog()
+    service = SubscriptionService(
+        open_database(f"sqlite:///{tmp_path / 'gw.db'}"), catalog, audit, clock=lambda: NOW
+    )
+    body = SubscriptionRequest.model_validate(
+        {
+            "resource": "BR-PERSON",
+            "fields": ["name", "marital_status"],
+            "purpose": "housing-loan applicant checks",
+            "legal_basis": "provincial data-sharing rules, art. 12",
+            "delivery": "kafka",
+        }
+    )
+    pending = service.request(bank, body)  # conditional fields: the provider decides
+    path = tmp_path / "views.json"
+    assert export_views(catalog, service.active_grants(NOW), path, audit, actor="t") == []
+    service.approve(psb, pending.id)
+    topic = grant_disclosure(catalog.resource("BR-PERSON"), ["name", "marital_status"]).view_topic
+    wanted = export_views(catalog, service.active_grants(NOW), path, audit, actor="t")
+    assert [(c.kind, c.topic) for c in wanted] == [("wanted", topic)]
+    service.revoke(psb, pending.id, "contract ended")
+    unwanted = export_views(catalog, service.active_grants(NOW), path, audit, actor="t")
+    assert [(c.kind, c.topic) for c in unwanted] == [("unwanted", topic)]
+    assert read_views_file(catalog, path) == []

@@ -35,6 +35,7 @@ from govbus.gateway.subscriptions import (
     subscription_sweeper,
     subscriptions_router,
 )
+from govbus.gateway.views import keep_views_file
 
 
 @asynccontextmanager
@@ -71,6 +72,10 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.principals.bootstrap(seed)
     app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
+    if settings.gateway_views_file is not None:
+        keep_views_file(
+            app.state.catalog, app.state.subscriptions, settings.gateway_views_file, app.state.audit
+        )
     app.state.catalog_store = CatalogStore.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)

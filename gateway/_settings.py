@@ -31,6 +31,9 @@ class GatewaySettings(Settings):
     gateway_auth_failures_burst: int = 20
     # Seconds between sweeps that record subscription escalations and expiries.
     subscription_sweep_seconds: float = 1.0
+    # The views file `govbus project --views` reads, rewritten on every grant change; unset:
+    # not written (`govbus admin views export` writes it on demand).
+    gateway_views_file: Path | None = None
 
     # The audit log (docs/gateway.md, "Audit"). The Ed25519 key (PEM) that signs checkpoints;
     # unset in a checkout: .govbus/audit-signing-key.pem, generated on first start.

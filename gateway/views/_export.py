@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from govbus import (
@@ -15,7 +17,7 @@ from govbus import (
     write_views_file,
 )
 from govbus.gateway.audit import AuditRecord, AuditSink
-from govbus.gateway.subscriptions import Grant
+from govbus.gateway.subscriptions import Grant, SubscriptionService
 
 VIEW_DELIVERIES = frozenset({"kafka", "http"})  # both read view topics for partial grants
 
@@ -70,3 +72,18 @@ def _change(kind: str, policy: GrantPolicy) -> ViewChange:
     return ViewChange(
         kind, policy.view_topic, policy.resource.code, tuple(sorted(policy.delivered))
     )
+
+
+def keep_views_file(
+    catalog: Catalog, service: SubscriptionService, path: Path, audit: AuditSink
+) -> None:
+    """Write the views file now and after every change to the active grants (the gateway's
+    `GOVBUS_GATEWAY_VIEWS_FILE`). A small atomic file write: cheap enough for the listener."""
+    lock = threading.Lock()
+
+    def export() -> None:
+        with lock:  # two changes at once: one writer at a time, the last one wins
+            export_views(catalog, service.active_grants(datetime.now(UTC)), path, audit, "system")
+
+    export()
+    service.on_change(export)

@@ -94,3 +94,34 @@ def test_export_follows_the_workflow_grants(catalog: Catalog, tmp_path: Path) ->
     unwanted = export_views(catalog, service.active_grants(NOW), path, audit, actor="t")
     assert [(c.kind, c.topic) for c in unwanted] == [("unwanted", topic)]
     assert read_views_file(catalog, path) == []
+
+
+def test_gateway_rewrites_the_views_file_on_grant_changes(catalog: Catalog, tmp_path: Path) -> None:
+    from govbus.gateway._app import create_app
+    from govbus.gateway._auth import Principal
+    from govbus.gateway._settings import GatewaySettings
+    from govbus.gateway.subscriptions import SubscriptionRequest
+
+    path = tmp_path / "views.json"
+    app = create_app(
+        GatewaySettings(gateway_db=f"sqlite:///{tmp_path / 'gw.db'}", gateway_views_file=path)
+    )
+    assert read_views_file(catalog, path) == []  # written at start
+    bank = Principal(name="bank01", department="BANK01", roles=frozenset({"subscriber"}))
+    psb = Principal(name="psb", department="PSB", roles=frozenset({"provider"}))
+    body = SubscriptionRequest.model_validate(
+        {
+            "resource": "BR-PERSON",
+            "fields": ["name"],
+            "purpose": "housing-loan applicant checks",
+            "legal_basis": "provincial data-sharing rules, art. 12",
+            "delivery": "http",
+        }
+    )
+    pending = app.state.subscriptions.request(bank, body)
+    app.state.subscriptions.approve(psb, pending.id)
+    topic = grant_disclosure(catalog.resource("BR-PERSON"), ["name"]).view_topic
+    assert [p.view_topic for p in read_views_file(catalog, path)] == [topic]
+    app.state.subscriptions.revoke(psb, pending.id, "contract ended")
+    assert read_views_file(catalog, path) == []
+    app.state.audit.close()

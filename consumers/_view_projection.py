@@ -79,6 +79,8 @@ def data_record_fullname(schema: dict[str, Any]) -> str:
 
 def display(value: Any) -> str:
     """A value as text before masking (the store's read side shows values the same way)."""
+    if type(value) is str:  # the common case, first (the projector's hot path)
+        return value
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     if isinstance(value, datetime | date):
@@ -96,14 +98,21 @@ class ViewProjection:
     base_schema: dict[str, Any]
     """The resource's latest base schema: base records are read as it (any writer version)."""
     schema: dict[str, Any]
-    _data_fields: dict[str, Disclosure] = field(init=False, repr=False)
+    _data_fields: dict[str, Disclosure | None] = field(init=False, repr=False)
+    """Each delivered data field: its masking disclosure, or None when shown as is."""
     _data_name: str = field(init=False, repr=False)
+    _key_disclosure: Disclosure = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         key = self.policy.resource.key.name
-        data = {n: d for n, d in sorted(self.policy.delivered.items()) if n != key}
+        data = {
+            n: d if d.kind is DisclosureKind.MASKED else None
+            for n, d in sorted(self.policy.delivered.items())
+            if n != key
+        }
         object.__setattr__(self, "_data_fields", data)
         object.__setattr__(self, "_data_name", data_record_fullname(self.schema))
+        object.__setattr__(self, "_key_disclosure", self.policy.disclosure(key))
 
     @property
     def resource(self) -> Resource:
@@ -126,7 +135,11 @@ class ViewProjection:
         if data is not None:
             view_data = (
                 self._data_name,
-                {name: _delivered(d, data.get(name)) for name, d in self._data_fields.items()},
+                {
+                    name: value if d is None or value is None else d.apply(display(value))
+                    for name, d in self._data_fields.items()
+                    for value in (data.get(name),)
+                },
             )
         return {
             **record,
@@ -146,11 +159,10 @@ class ViewProjection:
             return False
 
     def _key(self, entity_key: str) -> str:
-        resource = self.policy.resource
-        disclosure = self.policy.disclosure(resource.key.name)
+        disclosure = self._key_disclosure
         if disclosure.kind is not DisclosureKind.MASKED:
             return entity_key
-        if resource.entity is EntityKind.CERTIFICATE:  # the licence type stays readable
+        if self.policy.resource.entity is EntityKind.CERTIFICATE:  # the licence type shows
             parsed = CertificateKey.parse(entity_key)
             return parsed._replace(licence_number=disclosure.apply(parsed.licence_number)).format()
         return disclosure.apply(entity_key)
@@ -167,9 +179,3 @@ def make_view(
         base_schema=base_schema,
         schema=view_schema(policy, base_schema),
     )
-
-
-def _delivered(disclosure: Disclosure, value: Any) -> Any:
-    if value is None or disclosure.kind is not DisclosureKind.MASKED:
-        return value
-    return disclosure.apply(display(value))

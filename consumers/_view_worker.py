@@ -24,6 +24,7 @@ from govbus import (
     SchemaResolver,
     Settings,
     consumer_config,
+    cyclic_gc_paused,
     decode_confluent,
     encode_confluent,
     producer_config,
@@ -74,6 +75,8 @@ class ViewWorker:
     _last_progress: float = 0.0
     _last_record_at: float = field(default_factory=time.monotonic)
     _assigned: bool = False
+    owned: set[tuple[str, int]] = field(default_factory=set)
+    """The base partitions this instance holds now (the group splits them)."""
     _group_lag: int = -1
     """Records of the base topic the whole group has not committed (-1: not measured)."""
     _lag_measured_at: float = 0.0
@@ -152,27 +155,9 @@ class ViewWorker:
         next_offsets: dict[tuple[str, int], int] = {}
         first_offsets: dict[tuple[str, int], int] = {}
         producer.begin_transaction()
-        written = 0
         try:
-            for message in messages:
-                if message.error() is not None:
-                    log.warning("consumer error", view=self.view.topic, error=str(message.error()))
-                    continue
-                tp = (message.topic(), message.partition())
-                first_offsets.setdefault(tp, message.offset())
-                next_offsets[tp] = message.offset() + 1
-                value = self._view_value(message)
-                if value is not None:
-                    _kind, timestamp = message.timestamp()
-                    producer.produce(
-                        self.view.topic,
-                        key=message.key(),
-                        value=value,
-                        headers=message.headers(),
-                        partition=message.partition(),
-                        timestamp=max(timestamp, 0),  # the base record's time; 0: none given
-                    )
-                    written += 1
+            with cyclic_gc_paused():  # allocation bursts, no cycles: as in the sync
+                written = self._produce_batch(producer, messages, first_offsets, next_offsets)
             # The consumer's position, past any transaction markers after the last record.
             positions = consumer.position([TopicPartition(t, p) for t, p in next_offsets])
             for tp in positions:
@@ -194,6 +179,36 @@ class ViewWorker:
         self._last_record_at = time.monotonic()
         if self.on_commit is not None:
             self.on_commit(len(messages))
+
+    def _produce_batch(
+        self,
+        producer: Any,
+        messages: list[Any],
+        first_offsets: dict[tuple[str, int], int],
+        next_offsets: dict[tuple[str, int], int],
+    ) -> int:
+        """Project and produce a batch inside the open transaction; returns records written."""
+        written = 0
+        for message in messages:
+            if message.error() is not None:
+                log.warning("consumer error", view=self.view.topic, error=str(message.error()))
+                continue
+            tp = (message.topic(), message.partition())
+            first_offsets.setdefault(tp, message.offset())
+            next_offsets[tp] = message.offset() + 1
+            value = self._view_value(message)
+            if value is not None:
+                _kind, timestamp = message.timestamp()
+                producer.produce(
+                    self.view.topic,
+                    key=message.key(),
+                    value=value,
+                    headers=message.headers(),
+                    partition=message.partition(),
+                    timestamp=max(timestamp, 0),  # the base record's time; 0: none given
+                )
+                written += 1
+        return written
 
     def _recover(
         self,
@@ -217,7 +232,10 @@ class ViewWorker:
             writer_id = read_schema_id(payload)
             writer = self._readers.get(writer_id)
             if writer is None:
-                writer = self._readers[writer_id] = self.resolver.schema_for_id(writer_id)
+                writer = self.resolver.schema_for_id(writer_id)
+                if writer == self._reader():  # the same schema: no resolution per record
+                    writer = self._reader()
+                self._readers[writer_id] = writer
             record = decode_confluent(payload, writer, self._reader())
         except (GovbusError, TypeError):  # the sync dead-letters it; a view never shows it
             self.totals.skipped_undecodable += 1
@@ -243,6 +261,7 @@ class ViewWorker:
             self._positions[(tp.topic, tp.partition)] = start
             if high > start:
                 self._backfill[(tp.topic, tp.partition)] = (start, high)
+        self.owned |= {(tp.topic, tp.partition) for tp in partitions}
         self._assigned = True
         self._last_record_at = time.monotonic()
         if self._backfill:
@@ -253,6 +272,7 @@ class ViewWorker:
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._backfill.pop((tp.topic, tp.partition), None)
+            self.owned.discard((tp.topic, tp.partition))
         log.info("partitions revoked", view=self.view.topic, count=len(partitions))
 
     def _measure_lag(self, consumer: Any) -> None:

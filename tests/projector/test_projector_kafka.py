@@ -278,7 +278,7 @@ def test_two_instances_split_the_partitions(
             ProjectorOptions(
                 topic_prefix=prefix,
                 refresh_seconds=0.5,
-                max_idle_seconds=10.0,  # longer than the wait before the events
+                max_idle_seconds=10.0,  # longer than joining and publishing take
                 worker=WorkerOptions(instance_id=name),
             ),
         )
@@ -287,7 +287,12 @@ def test_two_instances_split_the_partitions(
     threads = [threading.Thread(target=s.run, daemon=True) for s in services]
     for thread in threads:
         thread.start()
-    time.sleep(6)  # both have joined the view's group
+    deadline = time.monotonic() + 90
+    while not all(  # both have joined the view's group and hold partitions
+        any(w.owned for w, _t in list(s.workers.values())) for s in services
+    ):
+        assert time.monotonic() < deadline, "the instances did not share the partitions"
+        time.sleep(0.2)
     for start in range(0, len(events), 150):
         publish_events(settings, contract, events[start : start + 150], topic_prefix=prefix)
         time.sleep(0.1)

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from govbus import load_catalog
+from govbus.consumers import open_store_reader
 from govbus.gateway._access_log import scrub_access_log
 from govbus.gateway._body_limits import BodyLimitMiddleware
 from govbus.gateway._db import open_database
@@ -23,6 +24,7 @@ from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.audit import audit_router, audit_running, open_audit_log
 from govbus.gateway.catalog import CatalogStore, catalog_router
+from govbus.gateway.lookups import LookupService, lookups_router
 from govbus.gateway.principals import (
     PrincipalStore,
     credentials_seed,
@@ -48,6 +50,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.subscriptions, app.state.settings.subscription_sweep_seconds
             )
         )
+        background.callback(app.state.lookups.reader.close)
         yield
 
 
@@ -72,6 +75,14 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     app.state.catalog_store = CatalogStore.from_settings(settings)
+    # Read-only and pooled, opened on first use: the store may not exist yet at startup.
+    app.state.lookups = LookupService(
+        open_store_reader(settings.store_url, pool_size=settings.store_read_pool_size),
+        app.state.catalog,
+        app.state.subscriptions,
+        app.state.audit,
+        settings.pseudonym_key.get_secret_value().encode(),
+    )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     # Added last, so outermost: a caller is authenticated before any body is read.
@@ -88,6 +99,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.include_router(principals_router)
     app.include_router(subscriptions_router)
     app.include_router(audit_router)
+    app.include_router(lookups_router)
     for router in extra_routers:
         app.include_router(router)
 

@@ -29,6 +29,9 @@ class GatewaySettings(Settings):
     # Failed authentications a minute per client address (and the burst); then 429.
     gateway_auth_failures_per_minute: float = 30.0
     gateway_auth_failures_burst: int = 20
+    # Connections of the lookups' read-only pool on a PostgreSQL store (GOVBUS_STORE_URL);
+    # a SQLite store gets one read-only connection per server thread instead.
+    store_read_pool_size: int = Field(default=8, ge=1)
     # Seconds between sweeps that record subscription escalations and expiries.
     subscription_sweep_seconds: float = 1.0
 

@@ -22,7 +22,7 @@ from govbus.gateway._openapi import install_openapi
 from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.audit import audit_router, audit_running, open_audit_log
+from govbus.gateway.audit import GroupCommit, audit_router, audit_running, open_audit_log
 from govbus.gateway.catalog import CatalogStore, catalog_router
 from govbus.gateway.lookups import LookupService, lookups_router
 from govbus.gateway.principals import (
@@ -51,6 +51,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         )
         background.callback(app.state.lookups.reader.close)
+        background.callback(app.state.lookup_audit.close)  # (callbacks run last-in first)
         yield
 
 
@@ -76,11 +77,13 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     app.state.catalog_store = CatalogStore.from_settings(settings)
     # Read-only and pooled, opened on first use: the store may not exist yet at startup.
+    # Every lookup is audited before it is answered, its entry group-committed with others.
+    app.state.lookup_audit = GroupCommit(app.state.audit)
     app.state.lookups = LookupService(
         open_store_reader(settings.store_url, pool_size=settings.store_read_pool_size),
         app.state.catalog,
         app.state.subscriptions,
-        app.state.audit,
+        app.state.lookup_audit,
         settings.pseudonym_key.get_secret_value().encode(),
     )
     install_error_handlers(app)

@@ -9,7 +9,7 @@ due is written in the same transaction as the entry it signs.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 from govbus.gateway._db import Database, Row, Transaction
@@ -101,29 +101,43 @@ class AuditStore:
 
         The time is read under the write lock, so `at` never goes back as `seq` goes up (on
         one clock)."""
+        return self.append_many([record], clock, sign, every)[0]
+
+    def append_many(
+        self, records: Sequence[AuditRecord], clock: Callable[[], str], sign: Sign, every: int
+    ) -> list[ChainEntry]:
+        """`append` for several records, chained in order in one transaction (a group
+        commit); each checkpoint that falls due on the way is written in it too."""
+        entries: list[ChainEntry] = []
         with self.db.transaction(write=True) as tx:
-            entry = next_entry(_head(tx), clock(), record)
-            tx.execute(
-                f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.seq,
-                    entry.at,
-                    entry.actor,
-                    entry.action,
-                    entry.resource,
-                    json.dumps(list(entry.fields), ensure_ascii=False),
-                    entry.records,
-                    entry.target,
-                    entry.reason,
-                    entry.outcome,
-                    entry.prev_hash,
-                    entry.hash,
-                ),
-            )
-            if entry.seq - _last_checkpoint_seq(tx) >= every:
-                _insert_checkpoint(tx, sign(entry.seq, entry.hash))
-        return entry
+            head = _head(tx)
+            signed = _last_checkpoint_seq(tx)
+            for record in records:
+                entry = next_entry(head, clock(), record)
+                tx.execute(
+                    f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.seq,
+                        entry.at,
+                        entry.actor,
+                        entry.action,
+                        entry.resource,
+                        json.dumps(list(entry.fields), ensure_ascii=False),
+                        entry.records,
+                        entry.target,
+                        entry.reason,
+                        entry.outcome,
+                        entry.prev_hash,
+                        entry.hash,
+                    ),
+                )
+                if entry.seq - signed >= every:
+                    _insert_checkpoint(tx, sign(entry.seq, entry.hash))
+                    signed = entry.seq
+                head = (entry.seq, entry.hash)
+                entries.append(entry)
+        return entries
 
     def checkpoint_head(self, sign: Sign) -> Checkpoint | None:
         """Sign the head if entries were appended since the last checkpoint."""

@@ -11,7 +11,9 @@ the audit record written, and the same 404 raised, whichever it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from govbus import (
@@ -54,6 +56,11 @@ _KEY_KINDS = {
     EntityKind.LEGAL_ENTITY: "unified social credit code (GB 32100)",
     EntityKind.CERTIFICATE: "certificate key <licence type code>:<licence number>",
 }
+
+
+# Set by `collecting_audit`: the request's audit records, committed by the caller (the
+# routes await a group commit, holding no thread) before the answer leaves.
+_COLLECTED: ContextVar[list[AuditRecord] | None] = ContextVar("lookup_audit", default=None)
 
 
 def utc_now() -> datetime:
@@ -130,7 +137,10 @@ class LookupService:
             return None
 
     def pseudonym(self, key: str) -> str:
-        return pseudonymize(key, self.pseudonym_key)
+        """The key's keyed pseudonym (as Kafka record keys), in groups of four hex digits: a
+        run of decimal digits in plain hex can look like a phone number to the audit guard."""
+        digest = pseudonymize(key, self.pseudonym_key)
+        return "-".join(digest[i : i + 4] for i in range(0, len(digest), 4))
 
     def write_audit(
         self,
@@ -143,17 +153,30 @@ class LookupService:
         target: str | None = None,
         outcome: str = "ok",
     ) -> None:
-        self.audit.append(
-            AuditRecord(
-                actor=principal.name,
-                action=action,
-                resource=resource.code if resource else None,
-                fields=tuple(sorted(fields)),
-                records=records,
-                target=target,
-                outcome=outcome,
-            )
+        record = AuditRecord(
+            actor=principal.name,
+            action=action,
+            resource=resource.code if resource else None,
+            fields=tuple(sorted(fields)),
+            records=records,
+            target=target,
+            outcome=outcome,
         )
+        collected = _COLLECTED.get()
+        if collected is None:
+            self.audit.append(record)
+        else:
+            collected.append(record)
+
+    @contextmanager
+    def collecting_audit(self) -> Iterator[list[AuditRecord]]:
+        """Within it, audit records are collected for the caller to commit, not appended."""
+        collected: list[AuditRecord] = []
+        token = _COLLECTED.set(collected)
+        try:
+            yield collected
+        finally:
+            _COLLECTED.reset(token)
 
     # --- lookups -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
+from govbus import Settings, pseudonymize
 from govbus.consumers.testing import MARRIAGE, citizen_id
 from tests.lookups.conftest import (
     ADDRESS,
@@ -58,7 +59,8 @@ def test_a_person_is_served_with_exactly_the_granted_fields(
     assert [(e.action, e.resource, e.fields, e.records, e.outcome) for e in entries] == [
         ("lookup.served", "BR-PERSON", ("id_number", "marital_status", "name"), 1, "ok")
     ]
-    assert entries[0].target and len(entries[0].target) == 32  # a pseudonym
+    pseudonym = pseudonymize(ALICE, Settings().pseudonym_key.get_secret_value().encode())
+    assert entries[0].target == "-".join(pseudonym[i : i + 4] for i in range(0, 32, 4))
     no_secret_in(json.dumps([e.model_dump() for e in entries], ensure_ascii=False))
     # The server side's records (the test client's own httpx lines show the URL it sent).
     server = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]

@@ -14,6 +14,7 @@ from typing import Any
 from govbus import EntityKind, Resource
 from govbus.consumers import StoredRecord, field_text
 from govbus.gateway.lookups import _codes
+from govbus.gateway.lookups._districts import district_pattern, in_district
 from govbus.gateway.lookups._models import ClaimValue
 
 
@@ -22,6 +23,8 @@ class DerivedClaim:
     field: str  # the one field it reads
     expects: type  # the claimed value's type
     judge: Callable[[Any, Any], bool]  # (stored value, claimed value) -> verdict
+    well_formed: Callable[[Any], bool] = lambda _claimed: True
+    form: str = ""  # what a well-formed claimed value is, for the 422
 
 
 def _alive(death_date: Any, claimed: bool) -> bool:
@@ -29,7 +32,16 @@ def _alive(death_date: Any, claimed: bool) -> bool:
 
 
 DERIVED: dict[EntityKind, dict[str, DerivedClaim]] = {
-    EntityKind.PERSON: {"alive": DerivedClaim("death_date", bool, _alive)},
+    EntityKind.PERSON: {
+        "alive": DerivedClaim("death_date", bool, _alive),
+        "household_district": DerivedClaim(
+            "household_address",
+            str,
+            lambda address, code: in_district(address, code),
+            lambda code: district_pattern(code) is not None,
+            "a six-digit county address code in force",
+        ),
+    },
 }
 
 
@@ -47,6 +59,8 @@ def claim_fields(resource: Resource, claims: dict[str, ClaimValue]) -> dict[str,
         if rule is not None:
             if not isinstance(value, rule.expects):
                 raise _codes.bad_claim_value(name, rule.expects.__name__)
+            if not rule.well_formed(value):
+                raise _codes.bad_claim_value(name, rule.form)
             fields[name] = rule.field
         else:
             if isinstance(value, bool):

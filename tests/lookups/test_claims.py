@@ -107,3 +107,29 @@ def test_a_marriage_certificate_checks_valid(client: TestClient) -> None:
         "/v1/certificates/verify", json={"licence_type": MARRIAGE, "holder_id": ALICE}, auth=BANK
     )
     assert no_holder.status_code == 403 and "holder_id" in no_holder.json()["message"]
+
+
+def test_household_district_reads_the_household_address(client: TestClient) -> None:
+    grant(client, "BR-PERSON", ["household_address"], "verify", approver=PSB)
+
+    def claim(code: str) -> object:
+        reply = client.post(
+            f"/v1/persons/{ALICE}/verify", json={"household_district": code}, auth=BANK
+        )
+        return (
+            reply.json()["claims"]["household_district"]
+            if reply.status_code == 200
+            else (
+                reply.status_code,
+                reply.json()["error_code"],
+            )
+        )
+
+    assert claim("110105") is True  # 北京市朝阳区…
+    assert claim("110108") is False  # 海淀区
+    assert claim("510107") is False
+    assert claim("1101") == (422, "INVALID_CLAIM")
+    assert claim("999999") == (422, "INVALID_CLAIM")
+    assert client.post(
+        f"/v1/persons/{BOB}/verify", json={"household_district": "110105"}, auth=BANK
+    ).json()["claims"] == {"household_district": False}  # no address stored

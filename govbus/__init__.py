@@ -88,6 +88,7 @@ from govbus._serde import (
 )
 from govbus._settings import SettingOrigin, Settings, env_name, get_settings
 from govbus._sharing import (
+    VIEW_TOPIC_PREFIX,
     Disclosure,
     DisclosureKind,
     GrantPolicy,
@@ -96,6 +97,7 @@ from govbus._sharing import (
     field_disclosure,
     grant_disclosure,
     request_verdict,
+    view_topic_name,
 )
 from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
@@ -127,6 +129,7 @@ __all__ = [
     "FieldSpec",
     "GovbusError",
     "GrantPolicy",
+    "VIEW_TOPIC_PREFIX",
     "LegalEntityChanged",
     "LegalEntityData",
     "LocalSchemaResolver",
@@ -173,6 +176,7 @@ __all__ = [
     "find_local_env",
     "get_settings",
     "grant_disclosure",
+    "view_topic_name",
     "is_valid_citizen_id",
     "is_valid_uscc",
     "kafka_logger",

@@ -6,9 +6,11 @@ calls `wanted_acls` and `plan_acls`, applies the plan and audits it.
 What is wanted (every ACL is ALLOW, host `*`):
 
 - each department principal: WRITE and DESCRIBE on every topic it is an authority on (its
-  key or any field), from the catalog, whatever it was granted;
+  key or any field), from the catalog, whatever it was granted; and READ on its own consumer
+  groups, `govbus.<dept>.*` (prefixed). A group reads nothing by itself, and holding it
+  before any grant makes a denied read fail as what it is, TOPIC_AUTHORIZATION_FAILED;
 - for every active grant with `kafka` delivery, the grantee department's principal: READ and
-  DESCRIBE on the one topic it may read, and READ on the consumer groups `govbus.<dept>.*`.
+  DESCRIBE on the one topic it may read.
   The topic is the raw base topic only when the core policy says the grant sees every field
   as stored (`GrantPolicy.reads_raw_topic`) *and* the department may read every resource that
   shares that base topic raw (the certificate topic carries five resources); otherwise it is
@@ -120,11 +122,13 @@ def wanted_acls(
         wanted.setdefault(acl, Purpose(why, resource))
 
     for code, topics in _publishing_topics(catalog).items():
-        if (publisher := scope.principal(code)) is None:
+        if (department := scope.principal(code)) is None:
             continue
         for topic in sorted(topics):
             for operation in _WRITES:
-                want(KafkaAcl(publisher, operation, "TOPIC", topic), f"catalog: {code} publishes")
+                want(KafkaAcl(department, operation, "TOPIC", topic), f"catalog: {code} publishes")
+        group = scope.consumer_group_prefix(code)
+        want(KafkaAcl(department, "READ", "GROUP", group, "PREFIXED"), f"{code}'s own groups")
 
     kafka_grants = sorted(
         (g for g in grants if g.delivery == "kafka" and is_active(g, at)), key=lambda g: g.id
@@ -143,8 +147,6 @@ def wanted_acls(
         why = f"grant {grant.id}"
         for operation in _READS:
             want(KafkaAcl(principal, operation, "TOPIC", topic), why, resource.code)
-        group = scope.consumer_group_prefix(grant.department)
-        want(KafkaAcl(principal, "READ", "GROUP", group, "PREFIXED"), why, resource.code)
 
     if scope.sync_user:
         principal = f"User:{scope.sync_user}"
@@ -210,38 +212,41 @@ def plan_acls(
     wanted: Mapping[KafkaAcl, Purpose],
     current: Collection[KafkaAcl],
     managed: Callable[[KafkaAcl], bool],
-    previous: Collection[KafkaAcl] | None = None,
+    previous: Mapping[KafkaAcl, Purpose] | None = None,
+    settling: Collection[KafkaAcl] = (),
 ) -> AclPlan:
     """Add what is wanted and missing; remove what is managed, present and not wanted.
 
     `previous` is what was wanted at the last reconciliation (None: unknown, e.g. a one-shot
     sync). A missing ACL that was wanted then was deleted by hand, and a present one that was
     not wanted then was added by hand: both are drift. Otherwise a change follows a decision
-    (a grant approved, revoked or expired; the catalog changed).
+    (a grant approved, revoked or expired; the catalog changed). `settling` are the ACLs the
+    last pass changed: the broker may not show that change yet, so they are never drift.
     """
     present = set(current)
+
+    def drift(acl: KafkaAcl, was_wanted: bool) -> bool:
+        return previous is not None and acl not in settling and (acl in previous) is was_wanted
+
     add = tuple(
-        AclChange(
-            ChangeKind.ADDED,
-            acl,
-            purpose.why,
-            purpose.resource,
-            drift=previous is not None and acl in previous,
-        )
+        AclChange(ChangeKind.ADDED, acl, purpose.why, purpose.resource, drift(acl, True))
         for acl, purpose in sorted(wanted.items())
         if acl not in present
     )
     remove = tuple(
-        AclChange(
-            ChangeKind.REMOVED,
-            acl,
-            "not granted" if previous is None or acl in previous else "not granted: added by hand",
-            drift=previous is not None and acl not in previous,
-        )
+        _removal(acl, (previous or {}).get(acl), drift(acl, False))
         for acl in sorted(present)
         if acl not in wanted and managed(acl)
     )
     return AclPlan(add, remove)
+
+
+def _removal(acl: KafkaAcl, was: Purpose | None, drift: bool) -> AclChange:
+    if drift:
+        return AclChange(ChangeKind.REMOVED, acl, "not wanted: added by hand", drift=True)
+    if was is None:
+        return AclChange(ChangeKind.REMOVED, acl, "not wanted")
+    return AclChange(ChangeKind.REMOVED, acl, f"no longer wanted ({was.why})", was.resource)
 
 
 def _publishing_topics(catalog: Catalog) -> dict[str, set[str]]:

@@ -10,6 +10,7 @@ within one interval. `govbus admin acls sync` runs one pass.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from govbus.gateway.acls._broker import apply_plan, read_acls
 from govbus.gateway.acls._planner import (
     AclPlan,
     AclScope,
+    ChangeKind,
     GrantLike,
     KafkaAcl,
     Purpose,
@@ -66,7 +68,8 @@ class AclReconciler:
         self._scope = scope or AclScope()
         self._clock = clock
         self._timeout = timeout
-        self._previous: frozenset[KafkaAcl] | None = None  # wanted at the last pass
+        self._previous: dict[KafkaAcl, Purpose] | None = None  # wanted at the last pass
+        self._settling: frozenset[KafkaAcl] = frozenset()  # changed by the last pass
         self._lock = threading.Lock()  # one pass at a time (the loop and an on-demand sync)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -96,12 +99,30 @@ class AclReconciler:
                         reason=f"{change.kind.value}: {change.why}",
                     )
                 )
-            self._previous = frozenset(wanted) - set(failed)
+            self._previous = {a: p for a, p in wanted.items() if a not in failed}
+            self._settling = frozenset(c.acl for c in plan.changes)
+            if not plan.empty:
+                self._await_broker(plan, set(failed))
         if failed:
             raise AclReconcileError(f"{len(failed)} ACL change(s) refused by the broker")
         if not plan.empty:
             log.info("ACLs reconciled", added=len(plan.add), removed=len(plan.remove))
         return plan
+
+    def _await_broker(self, plan: AclPlan, failed: set[KafkaAcl]) -> None:
+        """Wait until the broker lists what was applied (it lags the controller's commit,
+        by seconds on a loaded machine), so the next pass does not redo it."""
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            listed = read_acls(self._admin, self._timeout)
+            if all(
+                (c.kind is ChangeKind.ADDED) is (c.acl in listed)
+                for c in plan.changes
+                if c.acl not in failed
+            ):
+                return
+            time.sleep(0.05)
+        log.warning("ACL changes not yet listed by the broker", changes=len(plan.changes))
 
     def _plan(self) -> tuple[AclPlan, dict[KafkaAcl, Purpose]]:
         at = self._clock()
@@ -113,6 +134,7 @@ class AclReconciler:
             current,
             lambda acl: is_managed(acl, principals, self._scope),
             self._previous,
+            self._settling,
         )
         return plan, wanted
 

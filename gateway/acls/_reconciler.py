@@ -100,29 +100,28 @@ class AclReconciler:
                     )
                 )
             self._previous = {a: p for a, p in wanted.items() if a not in failed}
-            self._settling = frozenset(c.acl for c in plan.changes)
-            if not plan.empty:
-                self._await_broker(plan, set(failed))
+            self._settling = self._await_broker(plan, set(failed))
         if failed:
             raise AclReconcileError(f"{len(failed)} ACL change(s) refused by the broker")
         if not plan.empty:
             log.info("ACLs reconciled", added=len(plan.add), removed=len(plan.remove))
         return plan
 
-    def _await_broker(self, plan: AclPlan, failed: set[KafkaAcl]) -> None:
+    def _await_broker(self, plan: AclPlan, failed: set[KafkaAcl]) -> frozenset[KafkaAcl]:
         """Wait until the broker lists what was applied (it lags the controller's commit,
-        by seconds on a loaded machine), so the next pass does not redo it."""
+        by seconds on a loaded machine), so the next pass does not redo it. Returns what it
+        still does not list: the next pass will not call that drift."""
+        applied = [c for c in plan.changes if c.acl not in failed]
         deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
+        while applied:
             listed = read_acls(self._admin, self._timeout)
-            if all(
-                (c.kind is ChangeKind.ADDED) is (c.acl in listed)
-                for c in plan.changes
-                if c.acl not in failed
-            ):
-                return
+            applied = [c for c in applied if (c.kind is ChangeKind.ADDED) is not (c.acl in listed)]
+            if not applied or time.monotonic() > deadline:
+                break
             time.sleep(0.05)
-        log.warning("ACL changes not yet listed by the broker", changes=len(plan.changes))
+        if applied:
+            log.warning("ACL changes not yet listed by the broker", changes=len(applied))
+        return frozenset(c.acl for c in applied)
 
     def _plan(self) -> tuple[AclPlan, dict[KafkaAcl, Purpose]]:
         at = self._clock()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from govbus.gateway._settings import GatewaySettings
+from govbus.gateway.acls_cli import acls_app
 
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
     from govbus.gateway._auth import CredentialsError
@@ -20,6 +21,7 @@ credentials_app = typer.Typer(
     no_args_is_help=True,
 )
 gateway_app.add_typer(credentials_app)
+gateway_app.add_typer(acls_app)
 
 
 class RoleName(StrEnum):

@@ -7,6 +7,7 @@ the broker by a reconciler that audits every change and every drift it repairs.
 """
 
 from govbus.gateway.acls._broker import apply_plan, read_acls
+from govbus.gateway.acls._gateway import default_kafka_user, gateway_reconciler
 from govbus.gateway.acls._planner import (
     MANAGED_PREFIX,
     AclChange,
@@ -39,6 +40,8 @@ __all__ = [
     "KafkaUser",
     "Purpose",
     "apply_plan",
+    "default_kafka_user",
+    "gateway_reconciler",
     "is_active",
     "is_managed",
     "managed_principals",

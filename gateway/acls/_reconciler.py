@@ -46,6 +46,13 @@ def _now() -> datetime:
 class AclReconcileError(Exception):
     """Some planned changes were refused by the broker (the others were applied and audited)."""
 
+    def __init__(self, plan: AclPlan, failed: Sequence[KafkaAcl]) -> None:
+        super().__init__(
+            f"{len(failed)} of {len(plan.changes)} ACL change(s) refused by the broker"
+        )
+        self.plan = plan
+        self.failed = tuple(failed)
+
 
 class AclReconciler:
     def __init__(
@@ -102,7 +109,7 @@ class AclReconciler:
             self._previous = {a: p for a, p in wanted.items() if a not in failed}
             self._settling = self._await_broker(plan, set(failed))
         if failed:
-            raise AclReconcileError(f"{len(failed)} ACL change(s) refused by the broker")
+            raise AclReconcileError(plan, failed)
         if not plan.empty:
             log.info("ACLs reconciled", added=len(plan.add), removed=len(plan.remove))
         return plan

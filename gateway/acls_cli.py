@@ -1,0 +1,51 @@
+"""`govbus gateway acls sync`: one reconciliation pass of the broker's ACLs, or its plan.
+
+Registered by `govbus.gateway.cli` (the lead moves it under `govbus admin`). Imports stay
+inside the command: the CLI root must not load confluent-kafka's admin API to start.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+acls_app = typer.Typer(
+    name="acls", help="Kafka ACLs from the catalog and the active grants.", no_args_is_help=True
+)
+
+
+@acls_app.command("sync")
+def acls_sync(
+    dry_run: Annotated[bool, typer.Option(help="Print the plan, change nothing")] = False,
+) -> None:
+    """Make the broker's govbus ACLs what the catalog and the active grants want: WRITE for
+    each department on the topics it is an authority on, READ on what it is granted.
+
+    Each change is printed, applied and audited; exits 1 if the broker refused some."""
+    from govbus import ErrorCode, GovbusError, load_contract, require_broker
+    from govbus.gateway._settings import GatewaySettings
+    from govbus.gateway.acls import AclReconcileError, KafkaAcl, gateway_reconciler
+    from govbus.gateway.audit import MemoryAuditLog
+
+    settings = GatewaySettings()
+    catalog = load_contract(settings).catalog
+    require_broker(settings)
+    # Until the subscription workflow is merged there is no grant store: no grants.
+    reconciler = gateway_reconciler(settings, catalog, lambda at: (), MemoryAuditLog(), actor="cli")
+    failed: tuple[KafkaAcl, ...] = ()
+    try:
+        plan = reconciler.plan() if dry_run else reconciler.reconcile()
+    except AclReconcileError as exc:
+        plan, failed = exc.plan, exc.failed
+    except Exception as exc:  # KafkaException: not authorised, ACLs not enabled
+        raise GovbusError(ErrorCode.KAFKA_ERROR, f"could not sync ACLs: {exc}") from None
+    for change in plan.changes:
+        verb = {"added": "add", "removed": "remove"}[change.kind.value]
+        done = "refused" if change.acl in failed else "would " + verb if dry_run else verb
+        typer.echo(f"{done}: {change.acl} ({change.why})")
+    if plan.empty:
+        typer.echo("ACLs already match the catalog and the grants")
+    if failed:
+        typer.echo(f"error KAFKA_ERROR: the broker refused {len(failed)} change(s)", err=True)
+        raise typer.Exit(1)

@@ -7,7 +7,7 @@ the broker by a reconciler that audits every change and every drift it repairs.
 """
 
 from govbus.gateway.acls._broker import apply_plan, read_acls
-from govbus.gateway.acls._gateway import default_kafka_user, gateway_reconciler
+from govbus.gateway.acls._gateway import code_as_kafka_user, gateway_reconciler
 from govbus.gateway.acls._planner import (
     MANAGED_PREFIX,
     AclChange,
@@ -16,7 +16,7 @@ from govbus.gateway.acls._planner import (
     ChangeKind,
     GrantLike,
     KafkaAcl,
-    KafkaUser,
+    KafkaUsers,
     Purpose,
     is_active,
     is_managed,
@@ -37,10 +37,10 @@ __all__ = [
     "GrantLike",
     "GrantSource",
     "KafkaAcl",
-    "KafkaUser",
+    "KafkaUsers",
     "Purpose",
     "apply_plan",
-    "default_kafka_user",
+    "code_as_kafka_user",
     "gateway_reconciler",
     "is_active",
     "is_managed",

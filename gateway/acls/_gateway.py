@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from govbus import Catalog, admin_config
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.acls._planner import AclScope, KafkaUser
+from govbus.gateway.acls._planner import AclScope, KafkaUsers
 from govbus.gateway.acls._reconciler import AclReconciler, GrantSource
 from govbus.gateway.audit import AuditSink
 
 
-def default_kafka_user(department: str) -> str:
-    """A department's SASL user when the principals store names none: its code, lower-case."""
-    return department.lower()
+def code_as_kafka_user(department: str) -> tuple[str]:
+    """A department's SASL user by convention: its code, lower-case (no principals store)."""
+    return (department.lower(),)
 
 
 def gateway_reconciler(
@@ -19,11 +19,11 @@ def gateway_reconciler(
     catalog: Catalog,
     grants: GrantSource,
     audit: AuditSink,
-    kafka_user: KafkaUser = default_kafka_user,
+    kafka_users: KafkaUsers = code_as_kafka_user,
     actor: str = "system",
 ) -> AclReconciler:
     scope = AclScope(
-        kafka_user=kafka_user,
+        kafka_users=kafka_users,
         sync_user=settings.gateway_sync_kafka_user,
         sync_group=settings.gateway_sync_group,
         dlq_topic=settings.dlq_topic,

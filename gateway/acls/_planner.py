@@ -3,18 +3,19 @@
 Pure: no broker, no clock, no database. The reconciler (`_reconciler.py`) reads the broker,
 calls `wanted_acls` and `plan_acls`, applies the plan and audits it.
 
-What is wanted (every ACL is ALLOW, host `*`):
+What is wanted (every ACL is ALLOW, host `*`). A department's principals are the SASL users
+of its principals in the gateway (`AclScope.kafka_users`):
 
-- each department principal: WRITE and DESCRIBE on every topic it is an authority on (its
-  key or any field), from the catalog, whatever it was granted; and READ on its own consumer
-  groups, `govbus.<dept>.*` (prefixed). A group reads nothing by itself, and holding it
-  before any grant makes a denied read fail as what it is, TOPIC_AUTHORIZATION_FAILED;
-- for every active grant with `kafka` delivery, the grantee department's principal: READ and
-  DESCRIBE on the one topic it may read.
-  The topic is the raw base topic only when the core policy says the grant sees every field
-  as stored (`GrantPolicy.reads_raw_topic`) *and* the department may read every resource that
-  shares that base topic raw (the certificate topic carries five resources); otherwise it is
-  the grant's view topic (`GrantPolicy.view_topic`), which the ACL may precede;
+- each of them: WRITE and DESCRIBE on every topic the department is an authority on (its key
+  or any field), from the catalog, whatever it was granted; and READ on the department's own
+  consumer groups, `govbus.<dept>.*` (prefixed). A group reads nothing by itself, and holding
+  it before any grant makes a denied read fail as what it is, TOPIC_AUTHORIZATION_FAILED;
+- for every active grant with `kafka` delivery, each of the grantee department's principals:
+  READ and DESCRIBE on the one topic the grant may read. That is the raw base topic only when
+  the core policy says the grant sees every field as stored (`GrantPolicy.reads_raw_topic`)
+  *and* the department may read every resource on that topic raw (the certificate topic
+  carries five resources); otherwise the grant's view topic (`GrantPolicy.view_topic`),
+  which the ACL may precede;
 - the store sync's principal: READ and DESCRIBE on every base topic, READ on its group,
   WRITE and DESCRIBE on the dead-letter topic.
 
@@ -43,7 +44,8 @@ MANAGED_OPERATIONS: frozenset[str] = frozenset({"READ", "WRITE", "DESCRIBE"})
 _READS: tuple[Operation, ...] = ("READ", "DESCRIBE")
 _WRITES: tuple[Operation, ...] = ("WRITE", "DESCRIBE")
 
-KafkaUser = Callable[[str], str | None]  # department code -> its SASL user (None: has none)
+# Department code -> the SASL users of its principals (none yet: no ACLs for it).
+KafkaUsers = Callable[[str], Collection[str]]
 
 
 class GrantLike(Protocol):
@@ -94,14 +96,13 @@ class Purpose:
 class AclScope:
     """Who govbus gives ACLs to, and the names it gives them on."""
 
-    kafka_user: KafkaUser = lambda code: code.lower()
+    kafka_users: KafkaUsers = lambda code: (code.lower(),)
     sync_user: str | None = None  # the store sync's SASL user, when it has one
     sync_group: str = "base-store"
     dlq_topic: str = "govbus.dlq"
 
-    def principal(self, department: str) -> str | None:
-        user = self.kafka_user(department)
-        return f"User:{user}" if user else None
+    def principals(self, department: str) -> list[str]:
+        return sorted(f"User:{user}" for user in self.kafka_users(department))
 
     def consumer_group_prefix(self, department: str) -> str:
         return f"{MANAGED_PREFIX}{department.lower()}."
@@ -122,21 +123,20 @@ def wanted_acls(
         wanted.setdefault(acl, Purpose(why, resource))
 
     for code, topics in _publishing_topics(catalog).items():
-        if (department := scope.principal(code)) is None:
-            continue
-        for topic in sorted(topics):
-            for operation in _WRITES:
-                want(KafkaAcl(department, operation, "TOPIC", topic), f"catalog: {code} publishes")
         group = scope.consumer_group_prefix(code)
-        want(KafkaAcl(department, "READ", "GROUP", group, "PREFIXED"), f"{code}'s own groups")
+        for principal in scope.principals(code):
+            for topic in sorted(topics):
+                for operation in _WRITES:
+                    why = f"catalog: {code} publishes"
+                    want(KafkaAcl(principal, operation, "TOPIC", topic), why)
+            want(KafkaAcl(principal, "READ", "GROUP", group, "PREFIXED"), f"{code}'s own groups")
 
     kafka_grants = sorted(
         (g for g in grants if g.delivery == "kafka" and is_active(g, at)), key=lambda g: g.id
     )
     raw = _raw_readers(catalog, kafka_grants)
     for grant in kafka_grants:
-        principal = scope.principal(grant.department)
-        if principal is None or grant.resource not in catalog.resources_by_code:
+        if grant.resource not in catalog.resources_by_code:
             continue
         resource = catalog.resources_by_code[grant.resource]
         topic = (
@@ -144,9 +144,10 @@ def wanted_acls(
             if resource.topic in raw.get(grant.department, ())
             else grant_disclosure(resource, grant.fields).view_topic
         )
-        why = f"grant {grant.id}"
-        for operation in _READS:
-            want(KafkaAcl(principal, operation, "TOPIC", topic), why, resource.code)
+        for principal in scope.principals(grant.department):
+            for operation in _READS:
+                acl = KafkaAcl(principal, operation, "TOPIC", topic)
+                want(acl, f"grant {grant.id}", resource.code)
 
     if scope.sync_user:
         principal = f"User:{scope.sync_user}"
@@ -160,10 +161,10 @@ def wanted_acls(
 
 
 def managed_principals(catalog: Catalog, scope: AclScope) -> frozenset[str]:
-    principals = {scope.principal(d.code) for d in catalog.departments}
+    principals = {p for d in catalog.departments for p in scope.principals(d.code)}
     if scope.sync_user:
         principals.add(f"User:{scope.sync_user}")
-    return frozenset(p for p in principals if p)
+    return frozenset(principals)
 
 
 def is_managed(acl: KafkaAcl, principals: Collection[str], scope: AclScope) -> bool:

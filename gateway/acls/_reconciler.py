@@ -133,7 +133,11 @@ class AclReconciler:
     def _plan(self) -> tuple[AclPlan, dict[KafkaAcl, Purpose]]:
         at = self._clock()
         wanted = wanted_acls(self._catalog, self._grants(at), at, self._scope)
-        principals = managed_principals(self._catalog, self._scope)
+        # A principal wanted last pass and gone now (removed, its user dropped) stays managed,
+        # so that its ACLs go too.
+        principals = managed_principals(self._catalog, self._scope) | {
+            acl.principal for acl in self._previous or ()
+        }
         current = read_acls(self._admin, self._timeout)
         plan = plan_acls(
             wanted,

@@ -137,9 +137,12 @@ def test_each_department_reads_under_its_own_principal(catalog: Catalog) -> None
     grant = FakeGrant("BR-LEGAL-ENTITY", ("name",), department="HRSS")
     acls = granted_acls(catalog, [grant])
     assert {a.principal for a in acls} == {"User:hrss"}
-    # The Kafka user comes from the principals (a callable); a department without one gets none.
-    scope = AclScope(kafka_user=lambda code: {"HRSS": "hrss-kafka"}.get(code))
-    assert {a.principal for a in granted_acls(catalog, [grant], scope=scope)} == {"User:hrss-kafka"}
+    # The Kafka users come from the principals (a callable): each of the department's users
+    # reads what it was granted; a department without one gets none.
+    users = {"HRSS": ["hrss-app", "hrss-etl"]}
+    scope = AclScope(kafka_users=lambda code: users.get(code, []))
+    by_users = {a.principal for a in granted_acls(catalog, [grant], scope=scope)}
+    assert by_users == {"User:hrss-app", "User:hrss-etl"}
     bank = FakeGrant("BR-LEGAL-ENTITY", ("name",))
     assert granted_acls(catalog, [bank], scope=scope) == set()
 

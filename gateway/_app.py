@@ -6,11 +6,11 @@ Add a router by passing it in `extra_routers` or by listing it in `create_app` b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from govbus import checkout_root, load_contract
+from govbus import checkout_root, load_catalog
 from govbus.gateway._auth import CredentialStore
 from govbus.gateway._credentials import credentials_file
 from govbus.gateway._db import open_database
@@ -20,28 +20,34 @@ from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.acls import gateway_reconciler
 from govbus.gateway.audit import MemoryAuditLog
 from govbus.gateway.registry import RegistryStore, registry_router
+from govbus.gateway.subscriptions import (
+    SubscriptionService,
+    subscription_sweeper,
+    subscriptions_router,
+)
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work of the gateway: the ACL reconciler (when `gateway_acls` is on)."""
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: GatewaySettings = app.state.settings
-    app.state.acls = None
-    if settings.gateway_acls:
-        catalog = load_contract(settings).catalog
-        # Until the subscription workflow is merged there is no grant store: no grants.
-        app.state.acls = gateway_reconciler(settings, catalog, lambda at: (), app.state.audit)
-        app.state.acls.start(settings.gateway_acl_interval_seconds)
-    try:
+    async with AsyncExitStack() as background:
+        await background.enter_async_context(
+            subscription_sweeper(app.state.subscriptions, settings.subscription_sweep_seconds)
+        )
+        app.state.acls = None
+        if settings.gateway_acls:  # the Kafka ACLs follow the grants: each change wakes it
+            app.state.acls = gateway_reconciler(
+                settings, app.state.catalog, app.state.subscriptions.active_grants, app.state.audit
+            )
+            app.state.subscriptions.on_change(app.state.acls.wake)
+            app.state.acls.start(settings.gateway_acl_interval_seconds)
+            background.callback(app.state.acls.stop)
         yield
-    finally:
-        if app.state.acls is not None:
-            app.state.acls.stop()
 
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(
-        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan
+        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=_lifespan
     )
     app.state.settings = settings
     app.state.credentials = CredentialStore.from_file(
@@ -50,9 +56,12 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     app.state.audit = MemoryAuditLog()
+    app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
+    app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(subscriptions_router)
     for router in extra_routers:
         app.include_router(router)
 

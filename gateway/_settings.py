@@ -24,3 +24,5 @@ class GatewaySettings(Settings):
     # The store sync's SASL user and group: it reads every base topic raw.
     gateway_sync_kafka_user: str | None = None
     gateway_sync_group: str = "base-store"
+    # Seconds between sweeps that record subscription escalations and expiries.
+    subscription_sweep_seconds: float = 1.0

@@ -24,15 +24,18 @@ def acls_sync(
 
     Each change is printed, applied and audited; exits 1 if the broker refused some."""
     from govbus import ErrorCode, GovbusError, load_contract, require_broker
+    from govbus.gateway._db import open_database
     from govbus.gateway._settings import GatewaySettings
     from govbus.gateway.acls import AclReconcileError, KafkaAcl, gateway_reconciler
     from govbus.gateway.audit import MemoryAuditLog
+    from govbus.gateway.subscriptions import SubscriptionService
 
     settings = GatewaySettings()
     catalog = load_contract(settings).catalog
     require_broker(settings)
-    # Until the subscription workflow is merged there is no grant store: no grants.
-    reconciler = gateway_reconciler(settings, catalog, lambda at: (), MemoryAuditLog(), actor="cli")
+    audit = MemoryAuditLog()  # TODO(audit merge): the gateway's chained audit log
+    grants = SubscriptionService(open_database(settings.gateway_db), catalog, audit)
+    reconciler = gateway_reconciler(settings, catalog, grants.active_grants, audit, actor="cli")
     failed: tuple[KafkaAcl, ...] = ()
     try:
         plan = reconciler.plan() if dry_run else reconciler.reconcile()

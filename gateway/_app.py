@@ -10,15 +10,21 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from govbus import checkout_root, load_catalog
-from govbus.gateway._auth import CredentialStore
-from govbus.gateway._credentials import credentials_file
+from govbus import load_catalog
 from govbus.gateway._db import open_database
 from govbus.gateway._errors import install_error_handlers
+from govbus.gateway._guard import AuthGuard
 from govbus.gateway._ingest import ingest_router
+from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.acls import gateway_reconciler
+from govbus.gateway.acls import department_users, gateway_reconciler
 from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.principals import (
+    PrincipalStore,
+    credentials_seed,
+    principal_service,
+    principals_router,
+)
 from govbus.gateway.registry import RegistryStore, registry_router
 from govbus.gateway.subscriptions import (
     SubscriptionService,
@@ -36,8 +42,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.acls = None
         if settings.gateway_acls:  # the Kafka ACLs follow the grants: each change wakes it
+            principals = app.state.principals
             app.state.acls = gateway_reconciler(
-                settings, app.state.catalog, app.state.subscriptions.active_grants, app.state.audit
+                settings,
+                app.state.catalog,
+                app.state.subscriptions.active_grants,
+                app.state.audit,
+                users=lambda: department_users(principals.principals()),
             )
             app.state.subscriptions.on_change(app.state.acls.wake)
             app.state.acls.start(settings.gateway_acl_interval_seconds)
@@ -50,17 +61,27 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
         title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=_lifespan
     )
     app.state.settings = settings
-    app.state.credentials = CredentialStore.from_file(
-        credentials_file(settings.gateway_credentials, checkout_root())
-    )
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     app.state.audit = MemoryAuditLog()
     app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
     app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
+    # The credentials file only seeds an empty database (the first admin); then the DB rules.
+    store = PrincipalStore(app.state.db)
+    seed = credentials_seed(store, settings, required=True)
+    app.state.principals = principal_service(settings, app.state.audit, store)
+    app.state.principals.bootstrap(seed)
+    app.add_middleware(
+        AuthGuard,
+        per_principal=RateLimiter(settings.gateway_rate_per_second, settings.gateway_rate_burst),
+        failures=RateLimiter(
+            settings.gateway_auth_failures_per_minute / 60, settings.gateway_auth_failures_burst
+        ),
+    )
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(principals_router)
     app.include_router(subscriptions_router)
     for router in extra_routers:
         app.include_router(router)

@@ -1,31 +1,34 @@
-"""Who is calling: departments, services and operators, by HTTP Basic or Bearer token.
+"""Who is calling: departments, services and operators, by Bearer token or HTTP Basic.
 
-Credentials live in a YAML file (GOVBUS_GATEWAY_CREDENTIALS) as salted scrypt hashes.
-HTTP Basic is what confluent-kafka's SchemaRegistryClient sends (`basic.auth.user.info`);
-a Bearer token is `<principal name>.<secret>`, so it is looked up by name, then verified.
+The principals live in the gateway database (govbus.gateway.principals); the credentials
+file (GOVBUS_GATEWAY_CREDENTIALS, salted scrypt hashes) only bootstraps an empty one.
+A Bearer token is a `gbt_<id>_<secret>` API token. HTTP Basic is what confluent-kafka's
+SchemaRegistryClient sends (`basic.auth.user.info`): `name:token`, or `name:password` for a
+principal imported from the credentials file. `Bearer name.password` is still accepted.
+The guard middleware authenticates before the body is read; these dependencies read its
+verdict (and authenticate themselves in an app without the guard).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
-import secrets
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import yaml
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from govbus.gateway._errors import ApiError
+from govbus.gateway._passwords import PasswordChecker, hash_password, scrypt_matches
 
 Role = Literal["admin", "provider", "subscriber", "operator"]
-# scrypt cost: ~16 MiB and tens of milliseconds per check; verified secrets are cached.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+hash_secret = hash_password
+verify_secret = scrypt_matches
+UNAUTHENTICATED = "credentials required (HTTP Basic or Bearer token)"
+REFUSED = "unknown principal, wrong secret, or an expired or revoked token"
 
 
 class CredentialsError(ValueError):
@@ -76,31 +79,13 @@ class CredentialsFile(BaseModel):
     principals: tuple[CredentialEntry, ...]
 
 
-def hash_secret(secret: str, *, salt: bytes | None = None) -> str:
-    """`scrypt$N$r$p$salt$hash` with a random 16-byte salt."""
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
-    return "$".join(
-        ["scrypt", str(_SCRYPT_N), str(_SCRYPT_R), str(_SCRYPT_P), salt.hex(), digest.hex()]
-    )
-
-
-def verify_secret(secret: str, stored: str) -> bool:
-    _, n, r, p, salt, digest = stored.split("$")
-    candidate = hashlib.scrypt(
-        secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
-    )
-    return hmac.compare_digest(candidate.hex(), digest)
-
-
 class CredentialStore:
-    """Principals by name; remembers verified secrets by keyed digest, never in the clear."""
+    """A credentials file's principals by name (the bootstrap, and offline checks)."""
 
     def __init__(self, entries: tuple[CredentialEntry, ...]) -> None:
-        self._entries = {e.name: e for e in entries}
-        self._cache_key = secrets.token_bytes(32)
-        self._verified: dict[bytes, Principal] = {}
-        self._lock = threading.Lock()
+        self.entries = entries
+        self._by_name = {e.name: e for e in entries}
+        self._passwords = PasswordChecker()
 
     @classmethod
     def from_file(cls, path: Path) -> CredentialStore:
@@ -117,23 +102,40 @@ class CredentialStore:
             raise CredentialsError(f"{path}: invalid credentials: {'; '.join(problems)}") from exc
 
     def authenticate(self, name: str, secret: str) -> Principal | None:
-        cache_key = hmac.new(self._cache_key, f"{name}\0{secret}".encode(), "sha256").digest()
-        with self._lock:
-            known = self._verified.get(cache_key)
-        if known is not None:
-            return known
-        entry = self._entries.get(name)
-        if entry is None or not verify_secret(secret, entry.secret_hash):
+        entry = self._by_name.get(name)
+        if not self._passwords.matches(name, secret, entry.secret_hash if entry else None):
             return None
-        principal = entry.principal()
-        with self._lock:
-            if len(self._verified) > 10_000:
-                self._verified.clear()
-            self._verified[cache_key] = principal
-        return principal
+        return entry.principal() if entry else None
 
 
-def _credentials_from_header(header: str) -> tuple[str, str] | None:
+class Verdict(Protocol):
+    @property
+    def principal(self) -> Principal | None: ...
+
+
+class Authenticator(Protocol):
+    """What checks secrets (govbus.gateway.principals.PrincipalService)."""
+
+    def authenticate_token(self, token: str, name: str | None = None) -> Verdict: ...
+
+    def authenticate_password(self, name: str, secret: str) -> Verdict: ...
+
+
+def checks_a_password(header: str) -> bool:
+    """Whether the header would cost a scrypt check (anything but a `gbt_` token)."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return not value.startswith("gbt_")
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return not decoded.partition(":")[2].startswith("gbt_")
+
+
+def authenticate_header(authenticator: Authenticator, header: str) -> Principal | None:
+    """The principal an Authorization header proves, or None (blocking: scrypt may run)."""
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() == "basic":
@@ -142,23 +144,26 @@ def _credentials_from_header(header: str) -> tuple[str, str] | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         name, sep, secret = decoded.partition(":")
-        return (name, secret) if sep else None
-    if scheme.lower() == "bearer":
+        return authenticator.authenticate_password(name, secret).principal if sep else None
+    if scheme.lower() == "bearer" and value:
+        if value.startswith("gbt_"):
+            return authenticator.authenticate_token(value).principal
         name, sep, secret = value.partition(".")
-        return (name, secret) if sep else None
+        return authenticator.authenticate_password(name, secret).principal if sep else None
     return None
 
 
 def authenticate_request(request: Request) -> Principal:
     """The caller, or ApiError 401 UNAUTHENTICATED (the message never echoes credentials)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     header = request.headers.get("authorization")
     if not header:
-        raise ApiError(401, "UNAUTHENTICATED", "credentials required (HTTP Basic or Bearer)")
-    pair = _credentials_from_header(header)
-    store: CredentialStore = request.app.state.credentials
-    principal = store.authenticate(*pair) if pair else None
+        raise ApiError(401, "UNAUTHENTICATED", UNAUTHENTICATED)
+    principal = authenticate_header(request.app.state.principals, header)
     if principal is None:
-        raise ApiError(401, "UNAUTHENTICATED", "unknown principal or wrong secret")
+        raise ApiError(401, "UNAUTHENTICATED", REFUSED)
     return principal
 
 

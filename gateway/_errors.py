@@ -39,8 +39,11 @@ def _is_registry(request: Request) -> bool:
     return REGISTRY_TAG in (getattr(route, "tags", None) or [])
 
 
-def error_response(request: Request, status: int, code: str | int, message: str) -> JSONResponse:
-    registry = _is_registry(request)
+def error_response(
+    request: Request, status: int, code: str | int, message: str, *, registry: bool | None = None
+) -> JSONResponse:
+    """`registry` None: the route's tag decides (pass it when no route was matched yet)."""
+    registry = _is_registry(request) if registry is None else registry
     if registry and isinstance(code, str):
         code = _CONFLUENT_CODES.get(status, status * 100 + 1)
     return JSONResponse(

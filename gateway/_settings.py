@@ -12,9 +12,13 @@ class GatewaySettings(Settings):
 
     # sqlite:///path (default) or postgresql://... for a shared, durable gateway database.
     gateway_db: str = "sqlite:///gateway.db"
-    # YAML with principals and salted secret hashes (`govbus gateway credentials init`).
+    # YAML with principals and salted secret hashes (`govbus gateway credentials init`),
+    # imported once into an empty database (the first admin); afterwards the database rules.
     # Unset: the dev file in a checkout (with a warning); an installed gateway refuses.
     gateway_credentials: Path | None = None
+    # The server key of token digests (64 hex digits; written when the file is absent).
+    # Unset: .govbus/gateway-token.key in a checkout; an installed gateway refuses.
+    gateway_token_key_file: Path | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081
     # Keep the broker's ACLs in step with the grants (a secured broker; the GOVBUS_SASL_*
@@ -26,3 +30,9 @@ class GatewaySettings(Settings):
     gateway_sync_group: str = "base-store"
     # Seconds between sweeps that record subscription escalations and expiries.
     subscription_sweep_seconds: float = 1.0
+    # Requests a second per principal (and the burst above it); 429 with Retry-After beyond.
+    gateway_rate_per_second: float = 50.0
+    gateway_rate_burst: int = 200
+    # Failed authentications a minute per client address (and the burst); then 429.
+    gateway_auth_failures_per_minute: float = 30.0
+    gateway_auth_failures_burst: int = 20

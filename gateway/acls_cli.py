@@ -1,7 +1,7 @@
-"""`govbus gateway acls sync`: one reconciliation pass of the broker's ACLs, or its plan.
+"""`govbus admin acls sync`: one reconciliation pass of the broker's ACLs, or its plan.
 
-Registered by `govbus.gateway.cli` (the lead moves it under `govbus admin`). Imports stay
-inside the command: the CLI root must not load confluent-kafka's admin API to start.
+Registered under `govbus admin` by `govbus.gateway.cli`. Imports stay inside the command:
+the CLI root must not load confluent-kafka's admin API to start.
 """
 
 from __future__ import annotations
@@ -26,16 +26,31 @@ def acls_sync(
     from govbus import ErrorCode, GovbusError, load_contract, require_broker
     from govbus.gateway._db import open_database
     from govbus.gateway._settings import GatewaySettings
-    from govbus.gateway.acls import AclReconcileError, KafkaAcl, gateway_reconciler
+    from govbus.gateway.acls import (
+        AclReconcileError,
+        KafkaAcl,
+        department_users,
+        gateway_reconciler,
+    )
     from govbus.gateway.audit import MemoryAuditLog
+    from govbus.gateway.principals import PrincipalStore
     from govbus.gateway.subscriptions import SubscriptionService
 
     settings = GatewaySettings()
     catalog = load_contract(settings).catalog
     require_broker(settings)
     audit = MemoryAuditLog()  # TODO(audit merge): the gateway's chained audit log
-    grants = SubscriptionService(open_database(settings.gateway_db), catalog, audit)
-    reconciler = gateway_reconciler(settings, catalog, grants.active_grants, audit, actor="cli")
+    db = open_database(settings.gateway_db)
+    grants = SubscriptionService(db, catalog, audit)
+    principals = PrincipalStore(db)
+    reconciler = gateway_reconciler(
+        settings,
+        catalog,
+        grants.active_grants,
+        audit,
+        users=lambda: department_users(principals.all()),
+        actor="cli",
+    )
     failed: tuple[KafkaAcl, ...] = ()
     try:
         plan = reconciler.plan() if dry_run else reconciler.reconcile()

@@ -13,6 +13,7 @@ from govbus.gateway.acls_cli import acls_app
 
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.principals import TokenKeyError
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
 credentials_app = typer.Typer(
@@ -21,7 +22,6 @@ credentials_app = typer.Typer(
     no_args_is_help=True,
 )
 gateway_app.add_typer(credentials_app)
-gateway_app.add_typer(acls_app)
 
 
 class RoleName(StrEnum):
@@ -40,7 +40,7 @@ FileOption = Annotated[
 ]
 
 
-def _refuse(exc: CredentialsError) -> NoReturn:
+def _refuse(exc: CredentialsError | TokenKeyError) -> NoReturn:
     typer.echo(f"error {exc.code}: {exc.message}", err=True)
     raise typer.Exit(2)
 
@@ -59,6 +59,7 @@ def serve(
     from govbus import configure_logging
     from govbus.gateway._app import create_app
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.principals import TokenKeyError
 
     settings = GatewaySettings()
     if credentials is not None:
@@ -66,7 +67,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
-    except CredentialsError as exc:
+    except (CredentialsError, TokenKeyError) as exc:
         _refuse(exc)
     uvicorn.run(
         app,
@@ -135,4 +136,8 @@ def credentials_add(
 
 
 def register(app: typer.Typer) -> None:
+    from govbus.gateway.admin_cli import admin_app
+
     app.add_typer(gateway_app)
+    admin_app.add_typer(acls_app)
+    app.add_typer(admin_app)  # merged with the other roles' `admin` commands by the root

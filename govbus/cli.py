@@ -90,6 +90,26 @@ def _register_plugins(root_app: typer.Typer) -> None:
             )
 
 
+def _merge_groups(parent: typer.Typer) -> None:
+    """Groups of one name from several roles (`govbus admin ...`) become one, at any depth."""
+    by_name: dict[str, typer.Typer] = {}
+    kept = []
+    for group in parent.registered_groups:
+        instance = group.typer_instance
+        name = group.name or (instance.info.name if instance else None)
+        first = by_name.get(name) if isinstance(name, str) else None
+        if first is None or instance is None:
+            if isinstance(name, str) and instance is not None:
+                by_name[name] = instance
+            kept.append(group)
+            continue
+        first.registered_commands.extend(instance.registered_commands)
+        first.registered_groups.extend(instance.registered_groups)
+    parent.registered_groups[:] = kept
+    for instance in by_name.values():
+        _merge_groups(instance)
+
+
 def cli_app() -> typer.Typer:
     """The root app with every role's commands (registered once): for `main` and tests."""
     global _registered
@@ -97,6 +117,7 @@ def cli_app() -> typer.Typer:
         _registered = True
         register_env(app)
         _register_plugins(app)
+        _merge_groups(app)
     return app
 
 

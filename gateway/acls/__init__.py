@@ -7,16 +7,16 @@ the broker by a reconciler that audits every change and every drift it repairs.
 """
 
 from govbus.gateway.acls._broker import apply_plan, read_acls
-from govbus.gateway.acls._gateway import code_as_kafka_user, gateway_reconciler
+from govbus.gateway.acls._gateway import DepartmentPrincipal, department_users, gateway_reconciler
 from govbus.gateway.acls._planner import (
     MANAGED_PREFIX,
     AclChange,
     AclPlan,
     AclScope,
     ChangeKind,
+    DepartmentUsers,
     GrantLike,
     KafkaAcl,
-    KafkaUsers,
     Purpose,
     is_active,
     is_managed,
@@ -24,7 +24,12 @@ from govbus.gateway.acls._planner import (
     plan_acls,
     wanted_acls,
 )
-from govbus.gateway.acls._reconciler import AclReconcileError, AclReconciler, GrantSource
+from govbus.gateway.acls._reconciler import (
+    AclReconcileError,
+    AclReconciler,
+    GrantSource,
+    UserDirectory,
+)
 
 __all__ = [
     "MANAGED_PREFIX",
@@ -34,13 +39,15 @@ __all__ = [
     "AclReconciler",
     "AclScope",
     "ChangeKind",
+    "DepartmentPrincipal",
+    "DepartmentUsers",
     "GrantLike",
     "GrantSource",
     "KafkaAcl",
-    "KafkaUsers",
     "Purpose",
+    "UserDirectory",
     "apply_plan",
-    "code_as_kafka_user",
+    "department_users",
     "gateway_reconciler",
     "is_active",
     "is_managed",

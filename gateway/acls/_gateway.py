@@ -1,17 +1,37 @@
-"""The reconciler as the gateway runs it: built from the gateway's settings."""
+"""The reconciler as the gateway runs it: built from the gateway's settings and principals."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from govbus import Catalog, admin_config
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.acls._planner import AclScope, KafkaUsers
-from govbus.gateway.acls._reconciler import AclReconciler, GrantSource
+from govbus.gateway.acls._planner import AclScope
+from govbus.gateway.acls._reconciler import AclReconciler, GrantSource, UserDirectory
 from govbus.gateway.audit import AuditSink
 
 
-def code_as_kafka_user(department: str) -> tuple[str]:
-    """A department's SASL user by convention: its code, lower-case (no principals store)."""
-    return (department.lower(),)
+class DepartmentPrincipal(Protocol):
+    """What the ACLs read of a principal (`govbus.gateway.principals.PrincipalRecord`)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def kafka_user(self) -> str | None: ...
+    @property
+    def enabled(self) -> bool: ...
+
+
+def department_users(principals: Iterable[DepartmentPrincipal]) -> dict[str, list[str]]:
+    """Department code -> the SASL users of its enabled department principals."""
+    users: dict[str, list[str]] = {}
+    for p in principals:
+        if p.kind == "department" and p.enabled and p.department and p.kafka_user:
+            users.setdefault(p.department, []).append(p.kafka_user)
+    return users
 
 
 def gateway_reconciler(
@@ -19,13 +39,14 @@ def gateway_reconciler(
     catalog: Catalog,
     grants: GrantSource,
     audit: AuditSink,
-    kafka_users: KafkaUsers = code_as_kafka_user,
+    users: UserDirectory | None = None,
     actor: str = "system",
 ) -> AclReconciler:
     scope = AclScope(
-        kafka_users=kafka_users,
         sync_user=settings.gateway_sync_kafka_user,
         sync_group=settings.gateway_sync_group,
         dlq_topic=settings.dlq_topic,
     )
-    return AclReconciler(admin_config(settings), catalog, grants, audit, scope, actor=actor)
+    return AclReconciler(
+        admin_config(settings), catalog, grants, audit, scope, users=users, actor=actor
+    )

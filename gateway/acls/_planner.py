@@ -4,7 +4,7 @@ Pure: no broker, no clock, no database. The reconciler (`_reconciler.py`) reads 
 calls `wanted_acls` and `plan_acls`, applies the plan and audits it.
 
 What is wanted (every ACL is ALLOW, host `*`). A department's principals are the SASL users
-of its principals in the gateway (`AclScope.kafka_users`):
+of its principals in the gateway (`AclScope.users`):
 
 - each of them: WRITE and DESCRIBE on every topic the department is an authority on (its key
   or any field), from the catalog, whatever it was granted; and READ on the department's own
@@ -44,8 +44,8 @@ MANAGED_OPERATIONS: frozenset[str] = frozenset({"READ", "WRITE", "DESCRIBE"})
 _READS: tuple[Operation, ...] = ("READ", "DESCRIBE")
 _WRITES: tuple[Operation, ...] = ("WRITE", "DESCRIBE")
 
-# Department code -> the SASL users of its principals (none yet: no ACLs for it).
-KafkaUsers = Callable[[str], Collection[str]]
+# Department code -> the SASL users of its principals (none: no ACLs for it).
+DepartmentUsers = Mapping[str, Collection[str]]
 
 
 class GrantLike(Protocol):
@@ -96,13 +96,15 @@ class Purpose:
 class AclScope:
     """Who govbus gives ACLs to, and the names it gives them on."""
 
-    kafka_users: KafkaUsers = lambda code: (code.lower(),)
+    # None: by convention, each department's one user is its code in lower case.
+    users: DepartmentUsers | None = None
     sync_user: str | None = None  # the store sync's SASL user, when it has one
     sync_group: str = "base-store"
     dlq_topic: str = "govbus.dlq"
 
     def principals(self, department: str) -> list[str]:
-        return sorted(f"User:{user}" for user in self.kafka_users(department))
+        users = (department.lower(),) if self.users is None else self.users.get(department, ())
+        return sorted(f"User:{user}" for user in users)
 
     def consumer_group_prefix(self, department: str) -> str:
         return f"{MANAGED_PREFIX}{department.lower()}."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from govbus.gateway.acls._planner import (
     AclPlan,
     AclScope,
     ChangeKind,
+    DepartmentUsers,
     GrantLike,
     KafkaAcl,
     Purpose,
@@ -35,6 +37,7 @@ from govbus.gateway.acls._planner import (
 from govbus.gateway.audit import AuditRecord, AuditSink
 
 GrantSource = Callable[[datetime], Sequence[GrantLike]]
+UserDirectory = Callable[[], DepartmentUsers]  # read at every pass: users come and go
 
 log = structlog.get_logger("gateway.acls")
 
@@ -63,6 +66,7 @@ class AclReconciler:
         audit: AuditSink,
         scope: AclScope | None = None,
         *,
+        users: UserDirectory | None = None,
         clock: Callable[[], datetime] = _now,
         timeout: float = 10.0,
         actor: str = "system",
@@ -73,6 +77,7 @@ class AclReconciler:
         self._grants = grants
         self._audit = audit
         self._scope = scope or AclScope()
+        self._users = users
         self._clock = clock
         self._timeout = timeout
         self._previous: dict[KafkaAcl, Purpose] | None = None  # wanted at the last pass
@@ -132,17 +137,18 @@ class AclReconciler:
 
     def _plan(self) -> tuple[AclPlan, dict[KafkaAcl, Purpose]]:
         at = self._clock()
-        wanted = wanted_acls(self._catalog, self._grants(at), at, self._scope)
+        scope = self._scope if self._users is None else replace(self._scope, users=self._users())
+        wanted = wanted_acls(self._catalog, self._grants(at), at, scope)
         # A principal wanted last pass and gone now (removed, its user dropped) stays managed,
         # so that its ACLs go too.
-        principals = managed_principals(self._catalog, self._scope) | {
+        principals = managed_principals(self._catalog, scope) | {
             acl.principal for acl in self._previous or ()
         }
         current = read_acls(self._admin, self._timeout)
         plan = plan_acls(
             wanted,
             current,
-            lambda acl: is_managed(acl, principals, self._scope),
+            lambda acl: is_managed(acl, principals, scope),
             self._previous,
             self._settling,
         )

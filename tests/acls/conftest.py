@@ -50,7 +50,7 @@ def bank(kafka_secure: ClusterHandle) -> Iterator[Bank]:
     name = f"bank01-{uuid.uuid4().hex[:8]}"
     user = create_scram_user(kafka_secure.client_config(), name, f"{name}-secret")
     # Only BANK01 has a Kafka principal here: other departments get no ACLs in these tests.
-    yield Bank(user, AclScope(kafka_users=lambda code: [name] if code == "BANK01" else []))
+    yield Bank(user, AclScope(users={"BANK01": [name]}))
     _drop_acls_of(kafka_secure, f"User:{name}")
 
 

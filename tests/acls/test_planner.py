@@ -139,8 +139,7 @@ def test_each_department_reads_under_its_own_principal(catalog: Catalog) -> None
     assert {a.principal for a in acls} == {"User:hrss"}
     # The Kafka users come from the principals (a callable): each of the department's users
     # reads what it was granted; a department without one gets none.
-    users = {"HRSS": ["hrss-app", "hrss-etl"]}
-    scope = AclScope(kafka_users=lambda code: users.get(code, []))
+    scope = AclScope(users={"HRSS": ["hrss-app", "hrss-etl"]})
     by_users = {a.principal for a in granted_acls(catalog, [grant], scope=scope)}
     assert by_users == {"User:hrss-app", "User:hrss-etl"}
     bank = FakeGrant("BR-LEGAL-ENTITY", ("name",))

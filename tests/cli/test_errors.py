@@ -34,7 +34,7 @@ def person_file(tmp_path: Path) -> Path:
         ("publish", "-d", "PSB", "-r", "BR-PERSON", "{file}"),
         ("sync", "--until-idle", "--store", "sqlite:///{dir}/base.db"),
         ("admin", "topics", "ensure"),
-        ("gateway", "acls", "sync", "--dry-run"),
+        ("admin", "acls", "sync", "--dry-run"),
         ("relay", "--db", "sqlite:///{dir}/outbox.db", "-d", "PSB", "--until-empty"),
     ],
     ids=["publish", "sync", "topics-ensure", "acls-sync", "relay"],

@@ -112,6 +112,7 @@ from govbus._validation import (
 
 __all__ = [
     "EVENT_TYPES",
+    "VIEW_TOPIC_PREFIX",
     "Catalog",
     "CertificateChanged",
     "CertificateData",
@@ -129,7 +130,6 @@ __all__ = [
     "FieldSpec",
     "GovbusError",
     "GrantPolicy",
-    "VIEW_TOPIC_PREFIX",
     "LegalEntityChanged",
     "LegalEntityData",
     "LocalSchemaResolver",
@@ -176,7 +176,6 @@ __all__ = [
     "find_local_env",
     "get_settings",
     "grant_disclosure",
-    "view_topic_name",
     "is_valid_citizen_id",
     "is_valid_uscc",
     "kafka_logger",
@@ -206,5 +205,6 @@ __all__ = [
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",
+    "view_topic_name",
     "write_local_env",
 ]

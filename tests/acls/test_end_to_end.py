@@ -42,10 +42,20 @@ def wait_for(check: Any, timeout: float = 20.0) -> bool:
     return True
 
 
-def test_request_approve_read_revoke_denied(kafka_secure: ClusterHandle, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def gateway_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The gateway database on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_database"))
+    return f"sqlite:///{tmp_path / 'gateway.db'}"
+
+
+def test_request_approve_read_revoke_denied(
+    kafka_secure: ClusterHandle, gateway_db: str, tmp_path: Path
+) -> None:
     admin_conf = kafka_secure.client_config()
     settings = GatewaySettings(
-        gateway_db=f"sqlite:///{tmp_path / 'gateway.db'}",
+        gateway_db=gateway_db,
         gateway_token_key_file=tmp_path / "token.key",
         bootstrap_servers=kafka_secure.bootstrap_servers,
         security_protocol="SASL_PLAINTEXT",

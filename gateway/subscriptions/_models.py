@@ -11,6 +11,7 @@ from govbus.gateway.subscriptions._calendar import DeadlineBasis
 from govbus.gateway.subscriptions._states import State
 
 Delivery = Literal["kafka", "http", "lookup"]
+LAST_EXPIRY = date(2199, 12, 31)  # date arithmetic near year 9999 overflows (a 500)
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ResourceCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9-]{0,63}$")]
 
@@ -58,7 +59,7 @@ class SubscriptionRequest(BaseModel):
     legal_basis: LongText
     delivery: Delivery
     # The last day of use (China time); the grant ends when that day ends. None: until revoked.
-    expires_on: date | None = None
+    expires_on: date | None = Field(default=None, le=LAST_EXPIRY)
 
 
 class ApproveRequest(BaseModel):

@@ -9,6 +9,7 @@ at the moment they fell due. Every change is a row of history and an audit recor
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,11 +18,12 @@ from datetime import UTC, datetime
 
 import structlog
 
-from govbus import Catalog, GovbusError, RequestOutcome, request_verdict
+from govbus import Catalog, GovbusError, RequestOutcome, request_verdict, scrub_text
 from govbus.gateway._auth import Principal
 from govbus.gateway._db import Database, Transaction
 from govbus.gateway.audit import AuditRecord, AuditSink
 from govbus.gateway.subscriptions import _codes
+from govbus.gateway.subscriptions._authority import capacity, may_see
 from govbus.gateway.subscriptions._calendar import (
     WORKING_DAYS,
     china_date,
@@ -280,12 +282,14 @@ class SubscriptionService:
         change: Callable[[StoredSubscription, datetime], StoredSubscription] | None,
     ) -> Subscription:
         now = self.clock()
+        # A reason is free text: identity and phone numbers never reach the history or audit.
+        reason = scrub_text(reason) if reason else None
         with self._writing() as (tx, changes):
             sub = self.store.get(tx, subscription_id) if _well_formed(subscription_id) else None
-            if sub is None or not self._may_see(principal, sub):
+            if sub is None or not may_see(principal, sub):
                 raise _codes.not_found(subscription_id)
             sub = self._settle(tx, sub, now, changes)
-            capacity = self._capacity(principal, sub, event)
+            acting_as = capacity(principal, sub, event)
             try:
                 state = next_state(sub.state, event)
             except InvalidTransition as exc:
@@ -297,27 +301,14 @@ class SubscriptionService:
                 to_state=state,
                 event=str(event),
                 actor=principal.name,
-                actor_role=capacity,
+                actor_role=acting_as,
                 at=now,
-                reason=reason if reason else f"approved by the {capacity}",
+                reason=reason if reason else f"approved by the {acting_as}",
             )
             self.store.change(tx, updated, transition)
             changes.record(updated, transition, updated.granted_fields or sub.requested_fields)
             history = self.store.history(tx, [sub.id])[sub.id]
         return self._view(updated, history, now)
-
-    def _capacity(self, principal: Principal, sub: StoredSubscription, event: Event) -> str:
-        """Who the principal acts as for `event` on `sub`, or 403."""
-        if principal.has_role("provider") and principal.department == sub.provider:
-            return "provider"
-        if event is Event.REVOKE:
-            if principal.has_role("admin"):
-                return "admin"
-            raise _codes.may_not_revoke(principal.name)
-        # The admin decides in the provider's place once the request is escalated.
-        if principal.has_role("admin") and sub.state is not State.PENDING:
-            return "admin"
-        raise _codes.may_not_decide(principal.name)
 
     # --- timed events --------------------------------------------------------------------
 
@@ -351,7 +342,7 @@ class SubscriptionService:
         now = self.clock()
         with self.store.db.transaction() as tx:
             sub = self.store.get(tx, subscription_id) if _well_formed(subscription_id) else None
-            if sub is None or not self._may_see(principal, sub):
+            if sub is None or not may_see(principal, sub):
                 raise _codes.not_found(subscription_id)
             history = self.store.history(tx, [sub.id])[sub.id]
         return self._view(sub, history, now)
@@ -371,19 +362,22 @@ class SubscriptionService:
     def active_grants(self, at: datetime) -> list[Grant]:
         """Every grant in force at `at` (expiry computed here, whether or not swept)."""
         with self.store.db.transaction() as tx:
-            subs = self.store.with_state(tx, [State.ACTIVE])
-        grants = [self._view(s, [], at).grant() for s in subs]
-        return [g for g in grants if g is not None and g.approved_at <= at]
+            rows = self.store.grants_at(tx, at)
+        return [
+            Grant(
+                id=r[0],
+                subscriber=r[1],
+                department=r[2],
+                resource=r[3],
+                fields=tuple(json.loads(r[4])),
+                delivery=r[5],
+                approved_at=datetime.fromisoformat(r[6]),
+                expires_at=datetime.fromisoformat(r[7]) if r[7] else None,
+            )
+            for r in rows
+        ]
 
     def _view(
         self, sub: StoredSubscription, history: list[Transition], now: datetime
     ) -> Subscription:
         return subscription_view(sub, history, now, self.working_days)
-
-    @staticmethod
-    def _may_see(principal: Principal, sub: StoredSubscription) -> bool:
-        return (
-            principal.name == sub.subscriber
-            or principal.has_role("admin")
-            or (principal.has_role("provider") and principal.department == sub.provider)
-        )

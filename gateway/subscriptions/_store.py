@@ -216,6 +216,17 @@ class SubscriptionStore:
         )
         return [_row(r) for r in rows]
 
+    def grants_at(self, tx: Transaction, at: datetime) -> list[Row]:
+        """(id, subscriber, department, resource, granted_fields, delivery, approved_at,
+        expires_at) of every active subscription in force at `at`."""
+        moment = moment_text(at)
+        return tx.execute(
+            "SELECT id, subscriber, department, resource, granted_fields, delivery, approved_at, "
+            "expires_at FROM subscriptions WHERE state = 'active' AND approved_at <= ? "
+            "AND (expires_at IS NULL OR expires_at > ?) ORDER BY id",
+            (moment, moment),
+        )
+
     def due_ids(self, tx: Transaction, now: datetime) -> list[str]:
         """Ids with a timed event due: a deadline or a requested expiry passed."""
         at = moment_text(now)

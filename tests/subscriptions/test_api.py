@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +34,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def client(tmp_path: Path, clock: Clock) -> Iterator[TestClient]:
-    settings = GatewaySettings(
-        gateway_db=f"sqlite:///{tmp_path / 'gateway.db'}", subscription_sweep_seconds=0.05
-    )
+def client(database_url: str, clock: Clock) -> Iterator[TestClient]:
+    """The whole gateway app, lifespan included, on SQLite and on PostgreSQL."""
+    settings = GatewaySettings(gateway_db=database_url, subscription_sweep_seconds=0.05)
     app = create_app(settings)
     app.state.subscriptions.clock = clock
     with TestClient(app) as test_client:
@@ -119,13 +118,18 @@ def test_refusals_have_codes(client: TestClient) -> None:
         {"fields": ["Name; DROP TABLE"]},
         {"granted_fields": ["name"]},
         {"expires_on": "tomorrow"},
+        {"expires_on": "9999-12-31"},
+        {"purpose": "loan \ud800 checks"},
         {"purpose": "x" * 2001},
     ],
 )
 def test_a_malformed_request_is_422_and_stores_nothing(
     client: TestClient, changes: dict[str, Any]
 ) -> None:
-    reply = client.post("/v1/subscriptions", json={**BODY, **changes}, auth=BANK)
+    # Sent as escaped JSON text, so that a lone surrogate reaches the server as "\ud800".
+    raw = json.dumps({**BODY, **changes})
+    headers = {"content-type": "application/json"}
+    reply = client.post("/v1/subscriptions", content=raw, headers=headers, auth=BANK)
     assert error(reply) == (422, "INVALID_REQUEST")
     assert "\x00" not in reply.text and "DROP" not in reply.text
     assert client.get("/v1/subscriptions", auth=BANK).json() == {"subscriptions": []}
@@ -164,3 +168,20 @@ def test_openapi_documents_the_refusals(client: TestClient) -> None:
     approve = paths["/v1/subscriptions/{subscription_id}/approve"]["post"]["responses"]
     assert {"200", "401", "403", "404", "409", "422"} <= set(approve)
     assert {"201", "401", "403", "422"} <= set(paths["/v1/subscriptions"]["post"]["responses"])
+
+
+def test_an_expiry_reaches_the_grant_listeners_within_seconds(
+    client: TestClient, clock: Clock
+) -> None:
+    sub = ask(client, fields=["name"], expires_on="2026-03-04")
+    assert sub["state"] == "active"
+    service = client.app.state.subscriptions  # type: ignore[attr-defined]
+    told: list[float] = []
+    service.on_change(lambda: told.append(time.monotonic()))
+    clock.advance(days=2)
+    moved = time.monotonic()
+    while not told:
+        assert time.monotonic() - moved < 5, "no listener was told of the expiry"
+        time.sleep(0.02)
+    assert service.active_grants(clock.now) == []
+    assert client.get(f"/v1/subscriptions/{sub['id']}", auth=BANK).json()["state"] == "expired"

@@ -89,7 +89,9 @@ def test_a_conditional_field_waits_for_the_provider_with_a_deadline(
         ("approve", "amr", "provider"),
     ]
     assert approved.history[1].reason == "credit checks are within the bank's remit"
-    assert [g.fields for g in service.active_grants(clock.now)] == [("name", "tax_credit_rating")]
+    [grant] = service.active_grants(clock.now)
+    assert grant.fields == ("name", "tax_credit_rating") and grant.approved_at == clock.now
+    assert service.get(BANK, sub.id).grant() == grant
     assert calls == [1]
     assert actions(audit, sub.id)[-1] == ("subscription.approved", "amr")
 
@@ -150,13 +152,16 @@ def test_a_wider_grant_needs_a_new_request(service: SubscriptionService, clock: 
     assert grants == {narrow.id: ("name",), wide.id: ("name", "tax_credit_rating")}
 
 
-def test_rejection_is_final_and_says_why(service: SubscriptionService) -> None:
+def test_rejection_is_final_and_says_why(
+    service: SubscriptionService, audit: MemoryAuditLog
+) -> None:
     sub = service.request(BANK, ask("BR-LEGAL-ENTITY", ["tax_credit_rating"]))
     blank = refused(service.reject, AMR, sub.id, " ")
     assert (blank.status, blank.error_code) == (422, "REASON_REQUIRED")
     rejected = service.reject(AMR, sub.id, "no legal basis for credit ratings")
     assert rejected.state is State.REJECTED and rejected.waiting_on is None
     assert rejected.history[-1].reason == "no legal basis for credit ratings"
+    assert audit.records[-1].reason == "no legal basis for credit ratings"
     for again in (service.approve, service.reject):
         args = (AMR, sub.id) if again is service.approve else (AMR, sub.id, "again")
         error = refused(again, *args)
@@ -232,7 +237,7 @@ def test_revocation_by_the_provider_or_the_admin_is_final(
     assert (error.status, error.error_code) == (403, "FORBIDDEN")
     assert refused(service.revoke, PSB, first.id, "not mine").status == 404
     revoked = service.revoke(AMR, first.id, "the bank's licence was withdrawn")
-    assert revoked.state is State.REVOKED
+    assert revoked.state is State.REVOKED and revoked.grant() is None
     assert service.revoke(ADMIN, second.id, "audit finding").history[-1].actor_role == "admin"
     assert service.active_grants(clock.now) == []
     assert calls == [1, 1, 1, 1]
@@ -251,7 +256,8 @@ def test_a_grant_expires_at_the_end_of_its_day(
     assert [g.id for g in service.active_grants(end - timedelta(microseconds=1))] == [sub.id]
     assert service.active_grants(end) == []  # computed, before any sweep
     clock.now = end + timedelta(seconds=3)
-    assert service.get(BANK, sub.id).state is State.EXPIRED
+    expired = service.get(BANK, sub.id)
+    assert expired.state is State.EXPIRED and expired.grant() is None
     assert calls == [1]
     assert service.sweep() == 1
     assert calls == [1, 1]
@@ -299,6 +305,18 @@ def test_each_principal_lists_what_it_may_see(service: SubscriptionService) -> N
     assert {s.id for s in service.visible(ADMIN)} == {mine.id, granted.id, person.id}
 
 
+def test_personal_numbers_in_a_reason_never_reach_history_or_audit(
+    service: SubscriptionService, audit: MemoryAuditLog
+) -> None:
+    sub = service.request(BANK, ask("BR-PERSON", ["name"]))
+    written = "applicant 110105198503120020 (tel 13812345678) is not a customer"
+    rejected = service.reject(PSB, sub.id, written)
+    stored = service.get(ADMIN, sub.id).history[-1].reason
+    for text in (rejected.history[-1].reason, stored, audit.records[-1].reason or ""):
+        assert "110105198503120020" not in text and "13812345678" not in text
+        assert text == "applicant [id-number] (tel [phone]) is not a customer"
+
+
 def test_a_failing_listener_does_not_undo_the_change(
     service: SubscriptionService, clock: Clock
 ) -> None:
@@ -331,3 +349,30 @@ def test_a_restart_keeps_every_request_and_its_history(
     seen = after.get(BANK, sub.id)
     assert seen.state is State.ACTIVE and len(seen.history) == 2
     assert [g.id for g in after.active_grants(clock.now)] == [sub.id]
+
+
+def test_concurrent_decisions_on_one_request_have_one_winner(
+    service: SubscriptionService, clock: Clock
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sub = service.request(BANK, ask("BR-LEGAL-ENTITY", ["tax_credit_rating"]))
+
+    def decide(n: int) -> int | str:
+        try:
+            if n % 2:
+                service.approve(AMR, sub.id)
+            else:
+                service.reject(AMR, sub.id, f"reason {n}")
+        except ApiError as refused:
+            return refused.error_code
+        return n
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(decide, range(8)))
+    winners = [o for o in outcomes if isinstance(o, int)]
+    assert len(winners) == 1
+    assert sorted(o for o in outcomes if isinstance(o, str)) == ["INVALID_TRANSITION"] * 7
+    final = service.get(BANK, sub.id)
+    assert final.state is (State.ACTIVE if winners[0] % 2 else State.REJECTED)
+    assert len(final.history) == 2

@@ -7,6 +7,7 @@ only when that principal exists (a typed name may be anything, personal data inc
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from govbus.gateway._errors import ApiError
 from govbus.gateway._passwords import PasswordChecker
 from govbus.gateway.audit import AuditRecord, AuditSink
 from govbus.gateway.principals._models import (
+    NAME_PATTERN,
     CreatedPrincipal,
     IssuedToken,
     Kind,
@@ -100,6 +102,8 @@ class PrincipalService:
         kind: Kind | None = None,
         kafka: bool | None = None,
     ) -> CreatedPrincipal:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ApiError(422, "INVALID_REQUEST", "a name is letters, digits, '-' and '_'")
         if not roles:
             raise ApiError(422, "INVALID_REQUEST", "a principal needs at least one role")
         if department is not None and self._check_department is not None:
@@ -269,19 +273,19 @@ class PrincipalService:
     def authenticate_token(self, token: str, name: str | None = None) -> AuthResult:
         """A `gbt_` token (with Basic, `name` must be its principal): one row, one HMAC."""
         parsed = parse_token(token)
-        found = self.store.token(parsed.token_id) if parsed else None
+        found = self.store.token_and_principal(parsed.token_id) if parsed else None
         digest = token_digest(self._key, token)
         if found is None or not hmac.compare_digest(digest, found[1]):
             hmac.compare_digest(digest, _DUMMY_DIGEST)
             return self._failed("unknown", None)
-        record = found[0]
+        record, _digest, owner = found
         if name is not None and name != record.principal:
             return self._failed("unknown", None)
         if record.revoked_at is not None:
             return self._failed("revoked", record.principal)
         if not record.usable_at(now()):
             return self._failed("expired", record.principal)
-        return self._usable(self.store.get(record.principal))
+        return self._usable(owner)
 
     def authenticate_password(self, name: str, secret: str) -> AuthResult:
         """HTTP Basic with a password: scrypt, against a dummy hash for an unknown name."""

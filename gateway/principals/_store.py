@@ -159,6 +159,21 @@ class PrincipalStore:
             )
         return (_token(rows[0][:-1]), str(rows[0][-1])) if rows else None
 
+    def token_and_principal(self, token_id: str) -> tuple[TokenRecord, str, PrincipalRecord] | None:
+        """The token, its digest and its principal, in one query (one per request)."""
+        token_columns = ", ".join(f"t.{c}" for c in _TOKEN_COLUMNS.split(", "))
+        principal_columns = ", ".join(f"p.{c}" for c in _PRINCIPAL_COLUMNS.split(", "))
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                f"SELECT {token_columns}, t.digest, {principal_columns} FROM principal_tokens t "
+                "JOIN principals p ON p.name = t.principal WHERE t.token_id = ?",
+                (token_id,),
+            )
+        if not rows:
+            return None
+        row = rows[0]
+        return _token(row[:5]), str(row[5]), _principal(row[6:])
+
     def tokens(self, principal: str | None) -> list[TokenRecord]:
         sql = f"SELECT {_TOKEN_COLUMNS} FROM principal_tokens"
         params: tuple[str, ...] = ()

@@ -20,8 +20,9 @@ of its principals in the gateway (`AclScope.users`):
   WRITE and DESCRIBE on the dead-letter topic.
 
 Managed, hence removed when not wanted: ALLOW ACLs on topics and groups named `govbus.*`
-(and the sync's group) whose principal is one govbus manages (departments, the sync).
-Everything else on the broker (operators' users, DENY rules, other prefixes) is left alone.
+(and the sync's group), or reaching them through `*` or a shorter prefix, whose principal
+is one govbus manages (departments, the sync, `User:*`). Everything else on the broker
+(operators' users, DENY rules, other names) is left alone.
 """
 
 from __future__ import annotations
@@ -162,19 +163,30 @@ def wanted_acls(
     return wanted
 
 
+EVERYONE = "User:*"
+
+
 def managed_principals(catalog: Catalog, scope: AclScope) -> frozenset[str]:
-    principals = {p for d in catalog.departments for p in scope.principals(d.code)}
+    """Department users, the sync's, and `User:*`: an ACL for everyone on a govbus name
+    would let any department read without a grant."""
+    principals = {EVERYONE, *(p for d in catalog.departments for p in scope.principals(d.code))}
     if scope.sync_user:
         principals.add(f"User:{scope.sync_user}")
     return frozenset(principals)
 
 
 def is_managed(acl: KafkaAcl, principals: Collection[str], scope: AclScope) -> bool:
-    """Whether govbus owns this ACL: it may then add it, and remove it when not wanted."""
-    named = acl.name.startswith(MANAGED_PREFIX) or (
-        acl.resource_type == "GROUP" and acl.name == scope.sync_group
+    """Whether govbus owns this ACL: it may then add it, and remove it when not wanted.
+
+    Its names are `govbus.*` (and the sync's group); an ACL that reaches them through a
+    wildcard (`*`) or a shorter prefix (`gov`) is its too, or a grant could be bypassed."""
+    reaches = (
+        acl.name.startswith(MANAGED_PREFIX)
+        or (acl.pattern == "LITERAL" and acl.name == "*")
+        or (acl.pattern == "PREFIXED" and MANAGED_PREFIX.startswith(acl.name))
+        or (acl.resource_type == "GROUP" and acl.name == scope.sync_group)
     )
-    return acl.principal in principals and acl.operation in MANAGED_OPERATIONS and named
+    return acl.principal in principals and acl.operation in MANAGED_OPERATIONS and reaches
 
 
 class ChangeKind(StrEnum):

@@ -61,24 +61,31 @@ def test_a_hand_made_acl_is_removed_and_a_deleted_one_restored_both_audited(
 
     admin = AdminClient({**kafka_secure.client_config()})
     raw = KafkaAcl(bank.principal, "READ", "TOPIC", "govbus.base.person")  # never granted
+    everything = KafkaAcl(bank.principal, "READ", "TOPIC", "gov", "PREFIXED")  # reaches govbus.*
+    everyone = KafkaAcl("User:*", "READ", "TOPIC", "govbus.base.legal-entity")
     foreign = KafkaAcl(bank.principal, "READ", "TOPIC", f"their-own-{uuid.uuid4().hex[:6]}")
-    by_hand(admin, add=[raw, foreign], remove=[granted])
+    by_hand(admin, add=[raw, everything, everyone, foreign], remove=[granted])
 
     before = len(audit.records)
     repaired = reconciler.reconcile()
     assert {(c.kind, c.acl, c.drift) for c in repaired.changes} == {
         (ChangeKind.ADDED, granted, True),
         (ChangeKind.REMOVED, raw, True),
+        (ChangeKind.REMOVED, everything, True),
+        (ChangeKind.REMOVED, everyone, True),
     }
     listed = read_acls(admin)
-    assert granted in listed and raw not in listed
+    assert granted in listed and not {raw, everything, everyone} & listed
     assert foreign in listed  # not a govbus name: not govbus's to remove
 
     records = audit.records[before:]
     assert sorted((r.action, r.target, r.reason) for r in records) == sorted(
         [
             ("acl.drift_repaired", str(granted), f"added: grant {grant.id}"),
-            ("acl.drift_repaired", str(raw), "removed: not wanted: added by hand"),
+            *(
+                ("acl.drift_repaired", str(acl), "removed: not wanted: added by hand")
+                for acl in (raw, everything, everyone)
+            ),
         ]
     )
     assert reconciler.plan().empty

@@ -184,6 +184,15 @@ SCOPE = AclScope(sync_user="govbus-sync")
         (KafkaAcl(BANK, "READ", "TOPIC", "their-own-topic"), False),  # not a govbus name
         (KafkaAcl("User:operator", "READ", "TOPIC", PERSON), False),  # not a govbus principal
         (KafkaAcl(BANK, "READ", "GROUP", "base-store"), True),  # the sync's group is govbus's
+        # what reaches govbus names through a wildcard or a shorter prefix is govbus's too
+        (KafkaAcl(BANK, "READ", "TOPIC", "*"), True),
+        (KafkaAcl(BANK, "READ", "TOPIC", "gov", "PREFIXED"), True),
+        (KafkaAcl(BANK, "READ", "TOPIC", "", "PREFIXED"), True),
+        (KafkaAcl(BANK, "READ", "TOPIC", "govbus.base.", "PREFIXED"), True),
+        (KafkaAcl(BANK, "READ", "TOPIC", "govx", "PREFIXED"), False),
+        (KafkaAcl(BANK, "READ", "TOPIC", "gov", "LITERAL"), False),
+        (KafkaAcl("User:*", "READ", "TOPIC", PERSON), True),  # everyone: never without a grant
+        (KafkaAcl("User:*", "READ", "TOPIC", "their-own-topic"), False),
     ],
 )
 def test_only_govbus_principals_on_govbus_names_are_managed(

@@ -64,8 +64,6 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.state.db = open_database(settings.gateway_db)
     app.state.registry = RegistryStore(app.state.db)
     app.state.audit = MemoryAuditLog()
-    app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
-    app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     # The credentials file only seeds an empty database (the first admin); then the DB rules.
     store = PrincipalStore(app.state.db)
     seed = credentials_seed(store, settings, required=True)
@@ -78,6 +76,8 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
             settings.gateway_auth_failures_per_minute / 60, settings.gateway_auth_failures_burst
         ),
     )
+    app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
+    app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
     install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)

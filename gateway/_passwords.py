@@ -51,17 +51,19 @@ def scrypt_matches(secret: str, stored: str) -> bool:
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(16))
+# One pool for the process, however many checkers (apps, credential files) there are.
+_SCRYPT_THREADS = 2
+_POOL = ThreadPoolExecutor(_SCRYPT_THREADS, thread_name_prefix="scrypt")
 
 
 class PasswordChecker:
-    """scrypt checks, at most `concurrency` at a time, with a small cache of recent successes.
+    """scrypt checks on the process's two scrypt threads, with a small cache of recent successes.
 
     The cache maps a keyed digest of (name, secret, stored hash) to nothing but its presence:
     a changed or removed password misses it, and no secret is kept in the clear.
     """
 
-    def __init__(self, concurrency: int = 2, cache_size: int = 1024) -> None:
-        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="scrypt")
+    def __init__(self, cache_size: int = 1024) -> None:
         self._cache_key = secrets.token_bytes(32)
         self._cache: OrderedDict[bytes, None] = OrderedDict()
         self._cache_size = cache_size
@@ -77,7 +79,7 @@ class PasswordChecker:
                 if remembered in self._cache:
                     self._cache.move_to_end(remembered)
                     return True
-        checked = self._pool.submit(scrypt_matches, secret, stored or _DUMMY_HASH)
+        checked = _POOL.submit(scrypt_matches, secret, stored or _DUMMY_HASH)
         ok = checked.result() and stored is not None
         if ok:
             with self._lock:

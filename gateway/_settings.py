@@ -28,11 +28,11 @@ class GatewaySettings(Settings):
     # The store sync's SASL user and group: it reads every base topic raw.
     gateway_sync_kafka_user: str | None = None
     gateway_sync_group: str = "base-store"
-    # Seconds between sweeps that record subscription escalations and expiries.
-    subscription_sweep_seconds: float = 1.0
     # Requests a second per principal (and the burst above it); 429 with Retry-After beyond.
     gateway_rate_per_second: float = 50.0
     gateway_rate_burst: int = 200
     # Failed authentications a minute per client address (and the burst); then 429.
     gateway_auth_failures_per_minute: float = 30.0
     gateway_auth_failures_burst: int = 20
+    # Seconds between sweeps that record subscription escalations and expiries.
+    subscription_sweep_seconds: float = 1.0

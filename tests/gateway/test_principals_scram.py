@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -96,3 +99,34 @@ def test_services_and_plain_brokers_get_no_scram_user(
     assert plain.create("test", "cab", ["provider"], "CAB").kafka_password is None
     with pytest.raises(Exception, match="no SASL"):
         plain.create("test", "edu", ["provider"], "EDU", kafka=True)
+
+
+def test_the_admin_cli_prints_a_scram_password_that_logs_in(
+    kafka_secure: ClusterHandle, tmp_path: Path
+) -> None:
+    assert kafka_secure.admin is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVBUS_")}
+    env |= {
+        "GOVBUS_GATEWAY_DB": f"sqlite:///{tmp_path / 'g.db'}",
+        "GOVBUS_GATEWAY_TOKEN_KEY_FILE": str(tmp_path / "token.key"),
+        "GOVBUS_BOOTSTRAP_SERVERS": kafka_secure.bootstrap_servers,
+        "GOVBUS_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "GOVBUS_SASL_USERNAME": kafka_secure.admin.username,
+        "GOVBUS_SASL_PASSWORD": kafka_secure.admin.password,
+    }
+    govbus = str(Path(sys.executable).with_name("govbus"))
+    made = subprocess.run(
+        [govbus, "admin", "principals", "create", "tax-dept", "--role", "provider",
+         "--department", "TAX"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    password = made.stdout.strip()
+    assert password and password not in made.stderr
+    assert _eventually(lambda: _can_log_in(kafka_secure, "tax-dept", password, 3), True)
+    removed = subprocess.run(
+        [govbus, "admin", "principals", "remove", "tax-dept"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert _eventually(lambda: _can_log_in(kafka_secure, "tax-dept", password, 3), False)

@@ -24,7 +24,7 @@ from typing import Any
 import fastavro
 
 from govbus import ChangeEvent, Contract, cloudevent_headers, load_contract, validate_event
-from govbus.consumers._apply import KafkaPosition, RejectedRecord
+from govbus.consumers._batch_items import KafkaPosition, RejectedRecord
 from govbus.consumers._decode import RawRecord
 from govbus.consumers._sync import SyncOptions, to_batch_items
 from govbus.consumers.testing import (

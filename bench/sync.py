@@ -9,6 +9,9 @@
    DB commit), p50/p99 at given rates, real Kafka + PostgreSQL.
 3. Peak RSS of a `govbus sync` process applying N entities into PostgreSQL.
 
+Between 1 and 2, `bench.sync_keys`: hot keys (1000 updates of a key a batch) against the
+same events on spread keys, and the dedup table's size after a long run.
+
 Needs GOVBUS_BOOTSTRAP_SERVERS (e.g. from `govbus dev kafka up --name bench`) and
 BENCH_PG_DSN (a PostgreSQL database URL; `govbus dev postgres up` prints one).
 """
@@ -35,7 +38,7 @@ import psycopg
 
 from govbus import EntityKind, Settings, admin_config, ensure_topics, load_contract
 from govbus.consumers import KafkaPosition, SourcedEvent, apply_batch, open_store
-from govbus.consumers._apply import BatchItem, BatchResult
+from govbus.consumers._batch_items import BatchItem, BatchResult
 from govbus.consumers._migrations import DIALECTS
 from govbus.consumers._sync import SyncOptions, SyncService
 from govbus.consumers._tables import columns
@@ -346,6 +349,10 @@ def main() -> None:
     args = parser.parse_args()
     dsn = os.environ.get("BENCH_PG_DSN")
     bench_apply(args.events, args.entities, dsn, args.rounds)
+    from bench.sync_keys import bench_dedup, bench_hot_keys  # it imports this module
+
+    bench_hot_keys(args.events, args.entities, dsn, args.rounds)
+    bench_dedup(args.events, dsn)
     bootstrap = os.environ.get("GOVBUS_BOOTSTRAP_SERVERS")
     if args.skip_kafka or not bootstrap or not dsn:
         print("(Kafka parts skipped: set GOVBUS_BOOTSTRAP_SERVERS and BENCH_PG_DSN)")

@@ -4,13 +4,13 @@ Pipeline: `decode_record` (bytes → event or rejection) → `validate_record` (
 → `apply_batch` (one store transaction per batch, offsets included).
 """
 
-from govbus.consumers._apply import (
+from govbus.consumers._apply import apply_batch
+from govbus.consumers._batch_items import (
     BatchItem,
     BatchResult,
     KafkaPosition,
     RejectedRecord,
     SourcedEvent,
-    apply_batch,
 )
 from govbus.consumers._store import (
     FieldProvenance,

@@ -13,10 +13,11 @@ Rules, in order, for every record of the batch:
    with a null value is set to null; fields not listed are left untouched. The field's
    provenance stamp (department, sequence, event id, occurred-at, applied-at) is kept in
    the record's row. The authority check is done here; the sequence comparison runs in
-   the database, in the upsert itself (`govbus.consumers._merge_sql`): nothing is read back. The
-   k-th event of a key within the batch goes into the k-th round, merged before the next
-   one, so events of one key apply in arrival order; within a round, upserts setting the
-   same fields ("shape") share a statement that names only those fields.
+   the database, in the upsert itself (`govbus.consumers._merge_sql`), for each key's first
+   event of the batch; upserts setting the same fields ("shape") share a statement that
+   names only those fields. A key with several events in the batch (a hot key) is read,
+   its events folded in memory one by one in arrival order with the same rules, and
+   written once (`govbus.consumers._key_merge`).
 5. DELETE (key authority only) is a tombstone at its sequence: the record stays, marked
    deleted, every value is cleared, and the key authority's fields and the `_record`
    pseudo-field take the delete's sequence, so older upserts from the key authority stay
@@ -29,8 +30,11 @@ The new next offset of each partition is written in the same transaction.
 
 A record the store refuses (data the database cannot hold: a NUL in text on PostgreSQL,
 a constraint) is found by splitting the batch (`govbus.consumers._refusals`) and is
-quarantined as STORE_REFUSED; the rest of the batch is applied with every offset. A
-transient store failure is retried (`govbus.consumers._store_retry`).
+quarantined as STORE_REFUSED; the rest of the batch is applied (merged again without it)
+with every offset. The database judges only what is written: a value that loses in memory
+to a newer one of the batch is never sent (`govbus.consumers._key_merge`); every event
+is judged by the sync's own checks before the store. A transient store failure is retried
+(`govbus.consumers._store_retry`).
 """
 
 from __future__ import annotations
@@ -38,8 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import structlog
 
@@ -49,17 +52,18 @@ from govbus import (
     ChangeEvent,
     EntityKind,
     ErrorCode,
-    GovbusError,
-    Resource,
     cyclic_gc_paused,
 )
-from govbus.consumers._merge_sql import MergeRow, UpsertShape
-from govbus.consumers._native_rows import NativePlan, scan_batch
+from govbus.consumers._batch_items import (
+    BatchItem,
+    BatchResult,
+    RejectedRecord,
+    SourcedEvent,
+)
+from govbus.consumers._merge_rows import BatchRows
+from govbus.consumers._native_rows import scan_batch
 from govbus.consumers._refusals import Bisection, quarantine_refused
 from govbus.consumers._store import (
-    EPOCH,
-    MICROSECOND,
-    MergeRound,
     QuarantineRow,
     Store,
     StoreWriter,
@@ -68,259 +72,9 @@ from govbus.consumers._store import (
 )
 from govbus.consumers._store_errors import describe_store_error, is_refusal
 from govbus.consumers._store_retry import StoreRetry
-from govbus.consumers._tables import RECORD_FIELD, columns
 
 log = structlog.get_logger("govbus.sync")
 DEFAULT_RETRY = StoreRetry()
-Headers = list[tuple[str, str | None]]
-
-
-class KafkaPosition(NamedTuple):
-    """Where a record was read. Named tuples, these three: the native scan reads them by
-    position (`govbus.consumers._native_rows`), and a test asserts their field order."""
-
-    topic: str
-    partition: int
-    offset: int
-
-    @property
-    def topic_partition(self) -> TopicPartition:
-        return (self.topic, self.partition)
-
-
-class RejectedRecord(NamedTuple):
-    """A record that failed decoding or validation, or that the store refused: it goes to
-    quarantine (and the dead-letter topic), not to state."""
-
-    position: KafkaPosition
-    error_code: str
-    reason: str
-    headers: Headers
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """What the sync needs of a Kafka message."""
-
-    position: KafkaPosition
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes | None]]
-
-    def rejected(self, error_code: str, reason: str) -> RejectedRecord:
-        """This record as a rejection; `reason` must name no personal value."""
-        headers = [(n, v if v is None else v.decode("utf-8", "replace")) for n, v in self.headers]
-        return RejectedRecord(self.position, error_code, reason, headers, self.key, self.value)
-
-
-class SourcedEvent(NamedTuple):
-    """A decoded, validated event and where it was read from (the native scan reads the
-    first two by position)."""
-
-    event: ChangeEvent[Any]
-    position: KafkaPosition
-    raw: RawRecord | None = None
-    """The record it was decoded from: what the DLQ and quarantine get if the store refuses it."""
-
-
-BatchItem = SourcedEvent | RejectedRecord
-
-
-@dataclass(slots=True)
-class BatchResult:
-    applied_events: int = 0
-    duplicate_events: int = 0
-    replayed_records: int = 0
-    quarantined: int = 0
-    stale_fields: int = 0
-    refused_fields: int = 0
-    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
-    store_refused: list[RejectedRecord] = field(default_factory=list)
-    """Events the store refused (STORE_REFUSED), now in quarantine; counted in `quarantined`."""
-
-    def add_part(self, part: BatchResult) -> None:
-        self.applied_events += part.applied_events
-        self.duplicate_events += part.duplicate_events
-        self.quarantined += part.quarantined
-        self.stale_fields += part.stale_fields
-        self.refused_fields += part.refused_fields
-
-
-@dataclass(slots=True)
-class _UpsertPlan:
-    """How the upserts of one department with the same changed fields become merge rows."""
-
-    shape: UpsertShape
-    values: Callable[[Any], tuple[Any, ...]]
-    """The shape's values, from the event's data."""
-    refused: int
-    """Changed fields the department is not the authority for."""
-    first_round: list[MergeRow] | None = None
-    """The shape's rows in the batch's first round, once known (plans live for one batch)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Rules:
-    """What the merge needs of a catalog resource: who may set which column."""
-
-    kind: EntityKind
-    settable: dict[str, dict[str, int]]
-    """Department → the fields it is authoritative for → their index in `columns(kind)`."""
-    key_authority: str
-    key_authority_fields: tuple[str, ...]
-    """The key authority's fields and `_record`: what a DELETE stamps."""
-    plans: dict[tuple[str, tuple[str, ...]], _UpsertPlan] = field(default_factory=dict)
-    """By (department, changed fields), filled as events come."""
-
-    def plan(self, department: str, changed: tuple[str, ...]) -> _UpsertPlan:
-        found = self.plans.get((department, changed))
-        if found is not None:
-            return found
-        allowed = self.settable.get(department, {})
-        fields = tuple(sorted({n for n in changed if n in allowed}, key=allowed.__getitem__))
-        plan = _UpsertPlan(
-            UpsertShape(fields, department == self.key_authority),
-            _getter(fields),
-            sum(1 for n in changed if n not in allowed),
-        )
-        self.plans[(department, changed)] = plan
-        return plan
-
-
-def _getter(fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    if len(fields) > 1:
-        return attrgetter(*fields)
-    if fields:
-        name = fields[0]
-        return lambda data: (getattr(data, name),)
-    return lambda data: ()
-
-
-def _rules(resource: Resource, kind: EntityKind) -> _Rules:
-    index = {name: i for i, name in enumerate(columns(kind))}
-    settable: dict[str, dict[str, int]] = {}
-    for f in resource.fields:
-        settable.setdefault(f.authority, {})[f.name] = index[f.name]
-    key_authority = resource.key.authority
-    own = tuple(f.name for f in resource.fields if f.authority == key_authority)
-    return _Rules(
-        kind=kind,
-        settable=settable,
-        key_authority=key_authority,
-        key_authority_fields=(*own, RECORD_FIELD),
-    )
-
-
-@dataclass(slots=True)
-class _KindRows:
-    rounds: list[MergeRound] = field(default_factory=lambda: [MergeRound()])
-    seen: dict[str, int] = field(default_factory=dict)
-    """Key → how many of its events are in the rounds: its next event goes one round later."""
-
-    def round_for(self, key: str) -> MergeRound:
-        n = self.seen.get(key, 0)
-        self.seen[key] = n + 1
-        if n == len(self.rounds):
-            self.rounds.append(MergeRound())
-        return self.rounds[n]
-
-
-_Target = tuple[_Rules, _KindRows]
-
-
-@dataclass(slots=True)
-class _Rows:
-    """The batch's events as merge rows per kind (see `govbus.consumers._merge_sql`)."""
-
-    catalog: Catalog
-    applied_us: int
-    applied_events: int = 0
-    refused_fields: int = 0
-    by_kind: dict[EntityKind, _KindRows] = field(default_factory=dict)
-    targets: dict[tuple[type, str | None], _Target | None] = field(default_factory=dict)
-    """By event class and licence type (certificates): the resource's rules and the rows of
-    its kind."""
-    stamp_end: str = ""
-    """What ends every stamp of the batch: the applied-at."""
-
-    def __post_init__(self) -> None:
-        self.stamp_end = f" {self.applied_us}"
-
-    def target(self, event: ChangeEvent[Any]) -> _Target | None:
-        licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
-        cache_key = (type(event), licence)
-        try:
-            return self.targets[cache_key]
-        except KeyError:
-            pass
-        entity = event.entity
-        try:
-            resource = self.catalog.resource_for_entity(entity, licence)
-        except GovbusError:
-            found = None
-        else:
-            rows = self.by_kind.get(entity)
-            if rows is None:
-                rows = self.by_kind[entity] = _KindRows()
-            found = (_rules(resource, entity), rows)
-        self.targets[cache_key] = found
-        return found
-
-    def stamp(self, event: ChangeEvent[Any]) -> str:
-        # One text per event, shared by every field it sets. `bytes.hex` is the quickest hex.
-        event_id = event.event_id.int.to_bytes(16, "big").hex()
-        occurred = (event.occurred_at - EPOCH) // MICROSECOND
-        return f"{event.source_department} {event_id} {occurred}{self.stamp_end}"
-
-    def add(self, event: ChangeEvent[Any]) -> None:
-        found = self.target(event)
-        if found is None:  # no resource for it: every field refused
-            self.refused_fields += len(event.changed_fields) or 1
-            return
-        self.applied_events += 1
-        rules, rows = found
-        if event.operation == "DELETE":
-            self.add_delete(rules, rows, event)
-            return
-        data = event.data
-        plan = rules.plan(event.source_department, event.changed_fields if data is not None else ())
-        if plan.refused:
-            self.refused_fields += plan.refused
-        key = event.entity_key
-        # Sent even if every field was refused: the record exists from its first event on.
-        row: MergeRow = [key, *plan.values(data), event.source_sequence, self.stamp(event), None]
-        seen = rows.seen
-        if key in seen:  # a later event of the key: one round later
-            group = rows.round_for(key).upserts.setdefault(plan.shape, [])
-        else:
-            seen[key] = 1
-            first = plan.first_round
-            if first is None:
-                first = plan.first_round = rows.rounds[0].upserts.setdefault(plan.shape, [])
-            group = first
-        group.append(row)
-
-    def add_delete(self, rules: _Rules, rows: _KindRows, event: ChangeEvent[Any]) -> None:
-        if event.source_department != rules.key_authority:
-            self.refused_fields += 1
-            return
-        row: MergeRow = [event.entity_key, event.source_sequence, self.stamp(event), None]
-        deletes = rows.round_for(event.entity_key).deletes
-        deletes.setdefault(rules.key_authority_fields, []).append(row)
-
-    def native_plan(self, event: ChangeEvent[Any]) -> NativePlan | None:
-        """For the native scan: the known plan of an upsert (not a certificate's) whose
-        first-round rows exist, else None (the event then goes to `add`)."""
-        found = self.targets.get((type(event), None))
-        if found is None:
-            return None
-        rules, rows = found
-        plan = rules.plans.get((event.source_department, event.changed_fields))
-        if plan is None or plan.first_round is None:
-            return None
-        return NativePlan(plan.shape.fields, plan.refused, plan.first_round, rows.seen)
 
 
 def _fresh_items(
@@ -365,7 +119,7 @@ class _Scan:
     its merge rows, made before knowing which ids were applied in earlier batches (usually
     none: else they are made again without those)."""
 
-    rows: _Rows
+    rows: BatchRows
     lowest: dict[TopicPartition, int] = field(default_factory=dict)
     """Partition → its lowest offset in the batch."""
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
@@ -377,8 +131,8 @@ class _Scan:
 
 
 def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime, *, native: bool) -> _Scan:
-    scan = _Scan(_Rows(catalog, epoch_us(now)))
-    # The native loop takes the common upsert and hands the rest to `_Rows.add`.
+    scan = _Scan(BatchRows(catalog, epoch_us(now)))
+    # The native loop takes the common upsert and hands the rest to `BatchRows.add`.
     counts = scan_batch(
         items, scan, SourcedEvent, CertificateChanged, scan.rows.native_plan, native=native
     )
@@ -407,8 +161,8 @@ def _scan(items: Sequence[BatchItem], catalog: Catalog, now: datetime, *, native
     return scan
 
 
-def _merge_rows(catalog: Catalog, events: Iterable[ChangeEvent[Any]], now: datetime) -> _Rows:
-    rows = _Rows(catalog, epoch_us(now))
+def _merge_rows(catalog: Catalog, events: Iterable[ChangeEvent[Any]], now: datetime) -> BatchRows:
+    rows = BatchRows(catalog, epoch_us(now))
     for event in events:
         rows.add(event)
     return rows
@@ -416,7 +170,7 @@ def _merge_rows(catalog: Catalog, events: Iterable[ChangeEvent[Any]], now: datet
 
 def _unique_rows(
     tx: StoreWriter, scan: _Scan, catalog: Catalog, now: datetime, result: BatchResult
-) -> _Rows:
+) -> BatchRows:
     """The merge rows without duplicates (outbox retries): ids seen earlier in this batch
     (left out by the scan) or in earlier ones.
 
@@ -426,18 +180,18 @@ def _unique_rows(
     a retry, since a retry carries the same sequence, but not the counts.
     """
     first = scan.events
-    known = tx.claim_event_ids(first.keys()) if first else set()
+    known = tx.claim_event_ids(first.keys(), now) if first else set()
     result.duplicate_events += scan.repeats + len(known)
     if not known:
         return scan.rows
     return _merge_rows(catalog, (e for event_id, e in first.items() if event_id not in known), now)
 
 
-def _write_rows(tx: StoreWriter, rows: _Rows, now: datetime, result: BatchResult) -> None:
+def _write_rows(tx: StoreWriter, rows: BatchRows, now: datetime, result: BatchResult) -> None:
     result.applied_events += rows.applied_events
     result.refused_fields += rows.refused_fields
     for kind, kind_rows in rows.by_kind.items():
-        result.stale_fields += tx.merge(kind, kind_rows.rounds, now)
+        result.stale_fields += tx.merge(kind, kind_rows.first, kind_rows.later, now)
     # Any record of the batch may have appeared, been deleted or restored.
     certificates = rows.by_kind.get(EntityKind.CERTIFICATE)
     holders: dict[EntityKind, Collection[str]] = {

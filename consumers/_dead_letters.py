@@ -7,7 +7,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from govbus import ErrorCode, GovbusError, Settings, producer_config
-from govbus.consumers._apply import RejectedRecord
+from govbus.consumers._batch_items import RejectedRecord
 
 ERROR_CODE_HEADER = "govbus_error_code"
 ERROR_REASON_HEADER = "govbus_error_reason"

@@ -17,7 +17,7 @@ from govbus import (
     scrub_text,
     validate_event,
 )
-from govbus.consumers._apply import RawRecord, RejectedRecord, SourcedEvent
+from govbus.consumers._batch_items import RawRecord, RejectedRecord, SourcedEvent
 
 __all__ = ["RawRecord", "decode_record", "reject", "validate_record"]
 

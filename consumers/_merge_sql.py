@@ -14,10 +14,11 @@ the candidate only if its sequence is greater than the stored one, so no read an
 in Python are needed, and a stale or reordered update never overwrites a newer value. All
 SET expressions see the row as it was before the statement, on both backends.
 
-Rows of one statement have distinct keys; `apply_batch` sends the second event of a key in a
-second statement (a "round"), so events of one key apply in arrival order. PostgreSQL reads
-the rows of a statement from a temporary table filled by COPY (`rows_from` None), or, for
-a few rows (a hot key's later rounds), from parameters, one statement per row, pipelined.
+Rows of one statement have distinct keys: they are the first event of each key of a batch
+(a `MergeRound`); the keys with several events in the batch are merged in memory and
+written once (`govbus.consumers._key_merge`). PostgreSQL reads the rows of a statement
+from a temporary table filled by COPY (`rows_from` None), or, for a few rows, from
+parameters, one statement per row, pipelined.
 
 Stale fields are counted exactly: on SQLite by a function called only in the stale branch,
 on PostgreSQL by a `_stale` count per row that the statement returns and sums.
@@ -26,6 +27,7 @@ on PostgreSQL by a `_stale` count per row that the statement returns and sums.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -35,6 +37,16 @@ from govbus.consumers._tables import KEY_FIELD, RECORD_FIELD, TABLES, columns
 MergeRow = list[Any]
 """One event as a merge row, in the column order of its layout (`upsert_layout`,
 `DELETE_LAYOUT`); the backend fills in `updated_at`, the last column."""
+
+
+@dataclass(slots=True)
+class MergeRound:
+    """Merge rows with distinct keys (a batch's first event of each key), by statement."""
+
+    upserts: dict[UpsertShape, list[MergeRow]] = field(default_factory=dict)
+    deletes: dict[tuple[str, ...], list[MergeRow]] = field(default_factory=dict)
+    """By the key authority's fields (`_record` included), which the tombstone stamps."""
+
 
 STALE_FUNCTION = "govbus_stale"
 """SQLite: a one-argument function returning its argument, counting the calls."""

@@ -21,7 +21,12 @@ With the sequences in plain integer columns the merge is one `INSERT … ON CONF
 UPDATE SET f = CASE WHEN excluded.f__seq > f__seq …` per batch (`govbus.consumers._merge_sql`):
 no read, no merge in Python. (Since the merge statements per shape, `_key__*` are only the
 carrier of a key-authority upsert's stamp when it sets no field: written on insert, never
-read; see `govbus.consumers._merge_sql`.)
+read; see `govbus.consumers._merge_sql`.) Keys with several events in a batch are the
+exception: read, merged in memory and written whole (`govbus.consumers._key_merge`).
+
+Migration 6 gives each processed event id its claim time (`processed_at`; PostgreSQL:
+indexed; SQLite: integer µs since the epoch, in a rowid table whose head is the oldest), so
+that ids older than the retention window can be pruned (`govbus.consumers._dedup_retention`).
 """
 
 from __future__ import annotations
@@ -245,6 +250,35 @@ _TOPIC_IDS = Migration(
 )
 
 
+_DEDUP_CLAIM_TIME = Migration(
+    6,
+    "processed events keep their claim time: ids older than the retention are pruned",
+    (),
+    {
+        # SQLite: a rowid table (rows in claim order, so the oldest are at its head and
+        # pruning needs no index on the time: a second index more than doubled the claim's
+        # cost) with the ids in a unique index; the time as integer µs since the epoch. Ids
+        # claimed before this migration count as claimed now: kept a full window.
+        "sqlite": (
+            "CREATE TABLE processed_events_v6 ("
+            "event_id BLOB NOT NULL UNIQUE, processed_at INTEGER NOT NULL)",
+            "INSERT INTO processed_events_v6 (event_id, processed_at) SELECT event_id, "
+            "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER) "
+            "FROM processed_events",
+            "DROP TABLE processed_events",
+            "ALTER TABLE processed_events_v6 RENAME TO processed_events",
+        ),
+        # PostgreSQL: the heap is in claim order too, but a DELETE wants an index to find
+        # the oldest; on a time that only grows it is appended to, cheap.
+        "postgresql": (
+            "ALTER TABLE processed_events ADD COLUMN processed_at timestamptz NOT NULL "
+            "DEFAULT now()",
+            "CREATE INDEX processed_events_at ON processed_events (processed_at)",
+        ),
+    },
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -309,6 +343,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _PROVENANCE_PER_FIELD,
     _EVENT_IDS_AS_BLOBS,
     _TOPIC_IDS,
+    _DEDUP_CLAIM_TIME,
 )
 
 STATE_TABLES = (

@@ -1,7 +1,7 @@
 """The store sync's native hot loop (`native/src/store_rows.rs`), where built and switched on.
 
 `scan_batch` reads a batch into merge rows, taking only the common upsert and handing every
-other event to the Python `_Rows.add`; `copy_rows` encodes merge rows as a binary COPY
+other event to the Python `BatchRows.add`; `copy_rows` encodes merge rows as a binary COPY
 stream, or says None (psycopg's `write_row` then does it). Both give exactly what the Python
 paths give (`tests/consumers/test_native_rows.py`). The caller says whether they may run
 (`native`, from `Settings.native`); they never look at the environment.
@@ -10,7 +10,7 @@ The interface is positional and typed (`native/govbus_native.pyi`): the native c
 no attribute of a private class. What it reads by position is a named tuple whose field
 order a test asserts (`KafkaPosition`, `SourcedEvent`, `RejectedRecord`, `NativePlan`); the
 scan's containers are passed in as arguments, and a plan it does not know yet it asks for
-(`_Rows.native_plan`).
+(`BatchRows.native_plan`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class NativePlan(NamedTuple):
     refused: int
     """Changed fields the department is not the authority for, counted per event."""
     rows: list[Any]
-    """The plan's first-round merge rows, to append to."""
+    """The plan's merge rows of first events, to append to."""
     seen: dict[str, int]
     """The kind's keys in the batch so far (a later event of one goes to Python)."""
 

@@ -13,8 +13,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from govbus import EntityKind
+from govbus.consumers._key_merge import KeyEvent, split_hot_keys
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
+    MergeRound,
     MergeRow,
     UpsertShape,
     delete_sql,
@@ -26,8 +28,15 @@ from govbus.consumers._merge_sql import (
 )
 from govbus.consumers._migrations import MIGRATIONS, SCHEMA_MIGRATIONS_DDL, STATE_TABLES
 from govbus.consumers._native_rows import copy_rows
+from govbus.consumers._postgres_dedup import claim_event_ids, prune_processed
+from govbus.consumers._postgres_records import (
+    CUSTOM_PLAN,
+    PG_TYPES,
+    any_key,
+    merge_records,
+    state_table_ddl,
+)
 from govbus.consumers._store import (
-    MergeRound,
     QuarantineRow,
     StoreConflict,
     StoredRecord,
@@ -38,19 +47,6 @@ from govbus.consumers._store import (
 from govbus.consumers._tables import TABLES, ColumnType, columns
 
 _MIGRATION_LOCK = 0x60B05_0001
-_CUSTOM_PLAN = False
-"""For `= ANY(keys)` lookups: psycopg prepares a statement after 5 runs, and PostgreSQL then
-keeps a generic plan made while the table was small (a sequential scan): 50 ms per
-lookup at 20k rows, before any autovacuum analyze. Unprepared, each run is planned for the
-table as it is (an index scan); planning costs ≈ 0.2 ms per batch."""
-
-
-_PG_TYPES = {
-    ColumnType.TEXT: "text",
-    ColumnType.DATE: "date",
-    ColumnType.NUMERIC: "numeric",
-    ColumnType.JSON: "jsonb",
-}
 _ROW_TYPES = {
     "entity_key": "text",
     "_seq": "bigint",
@@ -66,7 +62,7 @@ _ROW_TYPES = {
 def _copy_types(kind: EntityKind, layout: tuple[str, ...]) -> list[str]:
     """The PostgreSQL types of a merge row, for binary COPY and parameters."""
     values = columns(kind)
-    return [_PG_TYPES[values[n]] if n in values else _ROW_TYPES[n] for n in layout]
+    return [PG_TYPES[values[n]] if n in values else _ROW_TYPES[n] for n in layout]
 
 
 @cache
@@ -123,20 +119,6 @@ def _work(kind: EntityKind, batch_round: MergeRound) -> Iterator[_Work]:
         yield _Work(kind, DELETE_LAYOUT, rows, own=own)
 
 
-_COPY_IDS = "COPY processed_events (event_id) FROM STDIN (FORMAT BINARY)"
-_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-"""Binary COPY: signature, flags, header extension length."""
-_BINARY_UUID = b"\x00\x01\x00\x00\x00\x10"
-"""Before each id: one field of 16 bytes."""
-_BINARY_TRAILER = b"\xff\xff"
-
-
-def _binary_ids(event_ids: Collection[int]) -> bytes:
-    """The ids as a binary COPY stream of one uuid column, built in one join."""
-    ids = _BINARY_UUID.join(i.to_bytes(16, "big") for i in event_ids)
-    return b"".join((_BINARY_HEADER, _BINARY_UUID, ids, _BINARY_TRAILER))
-
-
 class _PostgresWriter:
     def __init__(self, conn: psycopg.Connection[Any], *, native: bool) -> None:
         self._conn = conn
@@ -168,47 +150,40 @@ class _PostgresWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in self._cur.fetchall() if (t, p) in wanted}
 
-    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
-        # In the usual batch no id is known: COPY them straight into the table, in a
-        # savepoint (COPY inserts in bulk, ≈ 1.8 µs an id against ≈ 2.6 for INSERT … SELECT
-        # and more with ON CONFLICT). A known id (or one a concurrent transaction committed
-        # meanwhile) fails it as a whole; then the ids are inserted with ON CONFLICT, and
-        # the known ones are those not inserted: recorded before, by another transaction or
-        # by an earlier part of this one (a batch split by `govbus.consumers._refusals`).
-        try:
-            with self._conn.transaction(), self._cur.copy(_COPY_IDS) as copy:
-                copy.write(_binary_ids(event_ids))
-        except psycopg.errors.UniqueViolation:
-            pass
-        else:
-            return set()
-        # Comma-joined text: far cheaper to adapt than a list of uuids.
-        ids = ",".join(f"{i:032x}" for i in event_ids)
-        self._cur.execute(
-            "INSERT INTO processed_events (event_id) "
-            "SELECT unnest(string_to_array(%s, ','))::uuid ON CONFLICT DO NOTHING "
-            "RETURNING event_id",
-            (ids,),
-        )
-        inserted = {new.int for (new,) in self._cur.fetchall()}
-        return {i for i in event_ids if i not in inserted}
+    def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
+        return claim_event_ids(self._conn, self._cur, event_ids, at)
 
-    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
+    def merge(
+        self,
+        kind: EntityKind,
+        first: MergeRound,
+        later: dict[str, list[KeyEvent]],
+        at: datetime,
+    ) -> int:
+        cold, hot = split_hot_keys(kind, first, later)
         stale = 0
+        if hot:  # keys with several events: folded in memory, each written once
+            stale += merge_records(
+                self._conn,
+                kind,
+                hot,
+                at,
+                native=self._native,
+                filled=self._filled,
+                copy_from=_COPY_FROM,
+            )
         small: list[tuple[str, list[MergeRow]]] = []
-        for batch_round in rounds:
-            for work in _work(kind, batch_round):
-                rows = work.rows
-                json_positions = _json_positions(kind, work.layout)
-                for row in rows:
-                    for i in json_positions:
-                        if row[i] is not None:
-                            row[i] = Jsonb(row[i])
-                    row[-1] = at
-                if len(rows) < _COPY_FROM:  # a hot key's later rounds: no COPY, no TRUNCATE
-                    small.append((work.statement(_params_row(kind, work.layout)), rows))
-                    continue
-                stale += self._pipelined(small)  # earlier rounds first
+        for work in _work(kind, cold):
+            rows = work.rows
+            json_positions = _json_positions(kind, work.layout)
+            for row in rows:
+                for i in json_positions:
+                    if row[i] is not None:
+                        row[i] = Jsonb(row[i])
+                row[-1] = at
+            if len(rows) < _COPY_FROM:  # a few rows: no COPY, no TRUNCATE
+                small.append((work.statement(_params_row(kind, work.layout)), rows))
+            else:
                 stale += self._copied(work)
         return stale + self._pipelined(small)
 
@@ -290,27 +265,16 @@ class _PostgresWriter:
     ) -> None:
         update = holder_known_update("false")
         if certificate_keys:
-            match, param = _any_key(certificate_keys)
-            self._cur.execute(
-                update + f"WHERE entity_key = {match}", (param,), prepare=_CUSTOM_PLAN
-            )
+            match, param = any_key(certificate_keys)
+            self._cur.execute(update + f"WHERE entity_key = {match}", (param,), prepare=CUSTOM_PLAN)
         for kind, keys in holders.items():
             if keys:
-                match, param = _any_key(keys)
+                match, param = any_key(keys)
                 self._cur.execute(
                     update + f"WHERE holder_type = %s AND holder_id = {match}",
                     (str(kind), param),
-                    prepare=_CUSTOM_PLAN,
+                    prepare=CUSTOM_PLAN,
                 )
-
-
-def _any_key(keys: Collection[str]) -> tuple[str, Any]:
-    """`= ANY(…)` of keys: one text joined by the unit separator, far cheaper to adapt than
-    a list of thousands of strings; a list only if a key holds the separator itself."""
-    joined = "\x1f".join(keys)
-    if joined.count("\x1f") == len(keys) - 1:
-        return "ANY(string_to_array(%s, chr(31)))", joined
-    return "ANY(%s)", list(keys)
 
 
 class PostgresStore:
@@ -334,6 +298,7 @@ class PostgresStore:
             self._conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} ({typed}) ON COMMIT DELETE ROWS"
             )
+            self._conn.execute(state_table_ddl(kind))
 
     def _live(self) -> psycopg.Connection[Any]:
         """The connection, opened again if it was lost (a server restart, a terminated
@@ -427,6 +392,9 @@ class PostgresStore:
     def processed_count(self) -> int:
         row = self._live().execute("SELECT count(*) FROM processed_events").fetchone()
         return int(row[0]) if row else 0
+
+    def prune_processed(self, before: datetime, limit: int) -> int:
+        return prune_processed(self._live(), before, limit)
 
     def quarantined(self) -> list[QuarantineRow]:
         return [

@@ -17,9 +17,11 @@ from functools import cache
 from typing import Any
 
 from govbus import EntityKind
+from govbus.consumers._key_merge import KeyEvent, split_hot_keys
 from govbus.consumers._merge_sql import (
     DELETE_LAYOUT,
     STALE_FUNCTION,
+    MergeRound,
     MergeRow,
     delete_sql,
     generic_rows,
@@ -34,26 +36,17 @@ from govbus.consumers._migrations import (
     STATE_TABLES,
     UNHEX_FUNCTION,
 )
+from govbus.consumers._sqlite_records import merge_records, to_db
 from govbus.consumers._store import (
-    MergeRound,
     QuarantineRow,
     StoredRecord,
     TopicPartition,
     TransactionLost,
+    epoch_us,
     field_provenance,
     stamps_from_columns,
 )
 from govbus.consumers._tables import TABLES, ColumnType, columns
-
-
-def _to_db(value: Any, ctype: ColumnType) -> Any:
-    if value is None:
-        return None
-    if ctype is ColumnType.JSON:
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    if isinstance(value, date | Decimal):
-        return value.isoformat() if isinstance(value, date) else str(value)
-    return value
 
 
 def _from_db(value: Any, ctype: ColumnType) -> Any:
@@ -88,7 +81,10 @@ _IDS = (
     "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ?1) "
     "SELECT substr(?2, n * 16 + 1, 16) FROM i"
 )
-_INSERT_IDS = f"INSERT INTO processed_events (event_id) {_IDS} WHERE true ON CONFLICT DO NOTHING"
+_INSERT_IDS = (
+    "INSERT INTO processed_events (event_id, processed_at) "
+    f"SELECT *, ?3 FROM ({_IDS}) WHERE true ON CONFLICT DO NOTHING"
+)
 
 
 def _path_from_url(url: str) -> str:
@@ -141,12 +137,14 @@ class _SqliteWriter:
         wanted = set(partitions)
         return {(t, p): o for t, p, o in rows if (t, p) in wanted}
 
-    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
-        # The ids travel as one blob of 16-byte ids, cut apart in SQL (migration 4).
+    def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
+        # The ids travel as one blob of 16-byte ids, cut apart in SQL (migration 4); the
+        # claim time as µs since the epoch (migration 6).
         ids = (len(event_ids) - 1, b"".join(i.to_bytes(16, "big") for i in event_ids))
+        claim = (*ids, epoch_us(at))
         # Usually no id is known: insert them all and compare the count, without a lookup.
         self._conn.execute("SAVEPOINT claim")
-        inserted = self._conn.execute(_INSERT_IDS, ids).rowcount
+        inserted = self._conn.execute(_INSERT_IDS, claim).rowcount
         if inserted != len(event_ids):  # some were known: undo, name them, insert the rest
             self._conn.execute("ROLLBACK TO claim")
         self._conn.execute("RELEASE claim")
@@ -158,7 +156,7 @@ class _SqliteWriter:
                 f"SELECT event_id FROM processed_events WHERE event_id IN ({_IDS})", ids
             )
         }
-        self._conn.execute(_INSERT_IDS, ids)
+        self._conn.execute(_INSERT_IDS, claim)
         return known
 
     def _merge(
@@ -173,29 +171,35 @@ class _SqliteWriter:
         for row in rows:
             for i, ctype in typed:
                 if row[i] is not None:
-                    row[i] = _to_db(row[i], ctype)
+                    row[i] = to_db(row[i], ctype)
             row[-1] = at
         before = self._stale.count
         self._conn.executemany(statement, rows)
         return self._stale.count - before
 
-    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
+    def merge(
+        self,
+        kind: EntityKind,
+        first: MergeRound,
+        later: dict[str, list[KeyEvent]],
+        at: datetime,
+    ) -> int:
         updated = at.isoformat()
-        stale = 0
-        for batch_round in rounds:
-            generic: list[MergeRow] = []  # the rows of rare shapes
-            for shape, rows in batch_round.upserts.items():
-                if len(rows) < _SHAPED_FROM:
-                    generic += generic_rows(kind, shape, rows)
-                    continue
-                statement = upsert_sql(kind, "sqlite", shape)
-                stale += self._merge(statement, kind, upsert_layout(kind, shape), rows, updated)
-            if generic:
-                statement = upsert_sql(kind, "sqlite")
-                stale += self._merge(statement, kind, upsert_layout(kind, None), generic, updated)
-            for own, deletes in batch_round.deletes.items():
-                statement = delete_sql(kind, own, "sqlite")
-                stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
+        cold, hot = split_hot_keys(kind, first, later)
+        stale = merge_records(self._conn, kind, hot, updated) if hot else 0
+        generic: list[MergeRow] = []  # the rows of rare shapes
+        for shape, rows in cold.upserts.items():
+            if len(rows) < _SHAPED_FROM:
+                generic += generic_rows(kind, shape, rows)
+                continue
+            statement = upsert_sql(kind, "sqlite", shape)
+            stale += self._merge(statement, kind, upsert_layout(kind, shape), rows, updated)
+        if generic:
+            statement = upsert_sql(kind, "sqlite")
+            stale += self._merge(statement, kind, upsert_layout(kind, None), generic, updated)
+        for own, deletes in cold.deletes.items():
+            statement = delete_sql(kind, own, "sqlite")
+            stale += self._merge(statement, kind, DELETE_LAYOUT, deletes, updated)
         return stale
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None:
@@ -344,6 +348,17 @@ class SqliteStore:
     def processed_count(self) -> int:
         (n,) = self._conn.execute("SELECT count(*) FROM processed_events").fetchone()
         return int(n)
+
+    def prune_processed(self, before: datetime, limit: int) -> int:
+        # The table's head (rowid order = claim order) holds the oldest: of its first
+        # `limit` rows, those claimed before `before` (a clock that went back only delays
+        # the ones behind a newer id). Its own short write transaction.
+        with self._immediate() as conn:
+            return conn.execute(
+                "DELETE FROM processed_events WHERE rowid IN (SELECT rowid FROM "
+                "processed_events ORDER BY rowid LIMIT ?) AND processed_at < ?",
+                (limit, epoch_us(before)),
+            ).rowcount
 
     def quarantined(self) -> list[QuarantineRow]:
         return [

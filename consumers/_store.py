@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 from govbus import EntityKind, ErrorCode, GovbusError, redact_url
-from govbus.consumers._merge_sql import MergeRow, UpsertShape
+from govbus.consumers._key_merge import KeyEvent
+from govbus.consumers._merge_sql import MergeRound
 
 TopicPartition = tuple[str, int]
 
@@ -33,15 +34,6 @@ def epoch_us(at: datetime) -> int:
 
 def from_epoch_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
-
-
-@dataclass(slots=True)
-class MergeRound:
-    """Merge rows with distinct keys: the k-th event of each key of a batch."""
-
-    upserts: dict[UpsertShape, list[MergeRow]] = field(default_factory=dict)
-    deletes: dict[tuple[str, ...], list[MergeRow]] = field(default_factory=dict)
-    """By the key authority's fields (`_record` included), which the tombstone stamps."""
 
 
 def stamps_from_columns(
@@ -144,13 +136,22 @@ class StoreWriter(Protocol):
         """Stored next offsets, locked until commit so concurrent writers serialise."""
         ...
 
-    def claim_event_ids(self, event_ids: Collection[int]) -> set[int]:
+    def claim_event_ids(self, event_ids: Collection[int], at: datetime) -> set[int]:
         """Record the (distinct) event ids, as 128-bit integers (`uuid.UUID.int`), as
-        processed; return those recorded before."""
+        processed at `at` (what the retention counts from); return those recorded before."""
         ...
 
-    def merge(self, kind: EntityKind, rounds: Sequence[MergeRound], at: datetime) -> int:
-        """Merge the rounds in order (`govbus.consumers._merge_sql`); return the stale fields."""
+    def merge(
+        self,
+        kind: EntityKind,
+        first: MergeRound,
+        later: dict[str, list[KeyEvent]],
+        at: datetime,
+    ) -> int:
+        """Merge the batch's rows of `kind`: `first`, each key's first event (by the merge
+        statements of `govbus.consumers._merge_sql`), and `later`, by key, the later events
+        of the keys that have several (hot keys: folded in memory with their first, each
+        written once, `govbus.consumers._key_merge`). Return the stale fields."""
         ...
 
     def quarantine(self, rows: Sequence[QuarantineRow]) -> None: ...
@@ -191,6 +192,11 @@ class Store(Protocol):
     def quarantined(self) -> list[QuarantineRow]: ...
 
     def processed_count(self) -> int: ...
+
+    def prune_processed(self, before: datetime, limit: int) -> int:
+        """Forget at most `limit` processed ids claimed before `before`, oldest first, in a
+        transaction of its own; return how many (`govbus.consumers._dedup_retention`)."""
+        ...
 
     def iter_records(self, kind: EntityKind) -> Iterator[tuple[str, dict[str, Any], bool]]:
         """(key, values, deleted) of every record, in key order."""

@@ -12,6 +12,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -25,17 +26,14 @@ from govbus import (
     cyclic_gc_paused,
     ensure_topics,
 )
-from govbus.consumers._apply import (
-    BatchItem,
-    BatchResult,
-    KafkaPosition,
-    RejectedRecord,
-    apply_batch,
-)
+from govbus.consumers._apply import apply_batch
+from govbus.consumers._batch_items import BatchItem, BatchResult, KafkaPosition, RejectedRecord
 from govbus.consumers._dead_letters import DeadLetterPublisher
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
+from govbus.consumers._dedup_retention import DedupPruner
 from govbus.consumers._log_identity import check_topic_ids, current_topic_ids
 from govbus.consumers._store import Store
+from govbus.consumers._store_errors import describe_store_error
 from govbus.consumers._store_retry import StoreRetry
 
 log = structlog.get_logger("govbus.sync")
@@ -132,6 +130,7 @@ class SyncService:
     _consumer: Any = None
     _last_activity: float = field(default_factory=time.monotonic)
     _assigned: bool = False
+    _pruner: DedupPruner | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish its batch and leave the group (safe from a signal handler)."""
@@ -159,12 +158,15 @@ class SyncService:
             topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         log.info("sync started", group=self.options.group, topics=topics, store=_scheme(self.store))
+        retention = timedelta(days=self.settings.dedup_retention_days)
+        self._pruner = DedupPruner(self.store, retention)
         gc.freeze()  # the long-lived startup heap (contract, clients) need not be re-scanned
         try:
             while not self._stopping and not self._idle_for_too_long():
                 self._collect()
                 if self._pending:
                     self._apply_pending()
+                self._prune()
         finally:
             self._consumer.close()  # revokes: any pending batch is applied first
             self.dead_letters.close()
@@ -236,6 +238,18 @@ class SyncService:
         self._last_activity = time.monotonic()  # a slow batch (store retries) is not idleness
         if self.on_batch is not None:
             self.on_batch(items, result)
+
+    def _prune(self) -> None:
+        """Between batches, bounded: old dedup ids go (`govbus.consumers._dedup_retention`)."""
+        if self._pruner is None:
+            return
+        try:
+            pruned = self._pruner.prune_if_due()
+        except Exception as error:  # state is untouched: the next call tries again
+            log.warning("pruning dedup ids failed", error=describe_store_error(error))
+            return
+        if pruned:
+            log.debug("dedup ids pruned", count=pruned)
 
     def _commit_to_kafka(self, result: BatchResult) -> None:
         if not result.next_offsets:

@@ -116,12 +116,12 @@ class ReferenceModel:
         self.seen.add(event.event_id)
         licence = event.licence_type_code if isinstance(event, CertificateChanged) else None
         resource = self.catalog.resource_for_entity(event.entity, licence)
-        record = self.records.setdefault((event.entity, event.entity_key), ReferenceRecord())
         key_authority = resource.key.authority
+        if event.operation == "DELETE" and event.source_department != key_authority:
+            return  # refused whole: it does not even make the record exist
+        record = self.records.setdefault((event.entity, event.entity_key), ReferenceRecord())
         s = event.source_sequence
         if event.operation == "DELETE":
-            if event.source_department != key_authority:
-                return
             own = [f.name for f in resource.fields if f.authority == key_authority]
             own.append("_record")
             if all(s > record.sequences.get(n, -1) for n in own):

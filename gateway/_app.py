@@ -11,14 +11,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from govbus import load_catalog
+from govbus.gateway._access_log import scrub_access_log
+from govbus.gateway._body_limits import BodyLimitMiddleware
 from govbus.gateway._db import open_database
-from govbus.gateway._errors import install_error_handlers
+from govbus.gateway._errors import error_responses, install_error_handlers
 from govbus.gateway._guard import AuthGuard
 from govbus.gateway._ingest import ingest_router
+from govbus.gateway._openapi import install_openapi
 from govbus.gateway._rate_limit import RateLimiter
+from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.acls import department_users, gateway_reconciler
-from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.audit import audit_router, audit_running, open_audit_log
+from govbus.gateway.catalog import CatalogStore, catalog_router
 from govbus.gateway.principals import (
     PrincipalStore,
     credentials_seed,
@@ -35,8 +40,11 @@ from govbus.gateway.subscriptions import (
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work starts with the server and stops, in reverse order, with it."""
     settings: GatewaySettings = app.state.settings
     async with AsyncExitStack() as background:
+        # First in, last out: the parts that write audit records stop before it is flushed.
+        await background.enter_async_context(audit_running(app.state.audit))
         await background.enter_async_context(
             subscription_sweeper(app.state.subscriptions, settings.subscription_sweep_seconds)
         )
@@ -58,17 +66,28 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     app = FastAPI(
-        title="govbus gateway", version="0.1.0", docs_url=None, redoc_url=None, lifespan=_lifespan
+        title="govbus gateway",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+        responses=error_responses(401, 422, 429),  # 413 and 404 are added per operation
     )
     app.state.settings = settings
     app.state.db = open_database(settings.gateway_db)
+    app.state.audit = open_audit_log(settings, app.state.db)  # before the parts that write to it
     app.state.registry = RegistryStore(app.state.db)
-    app.state.audit = MemoryAuditLog()
     # The credentials file only seeds an empty database (the first admin); then the DB rules.
     store = PrincipalStore(app.state.db)
     seed = credentials_seed(store, settings, required=True)
     app.state.principals = principal_service(settings, app.state.audit, store)
     app.state.principals.bootstrap(seed)
+    app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
+    app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
+    app.state.catalog_store = CatalogStore.from_settings(settings)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    # Added last, so outermost: a caller is authenticated before any body is read.
     app.add_middleware(
         AuthGuard,
         per_principal=RateLimiter(settings.gateway_rate_per_second, settings.gateway_rate_burst),
@@ -76,13 +95,12 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
             settings.gateway_auth_failures_per_minute / 60, settings.gateway_auth_failures_burst
         ),
     )
-    app.state.catalog = load_catalog(settings.schemas_dir / "catalog.yaml")
-    app.state.subscriptions = SubscriptionService(app.state.db, app.state.catalog, app.state.audit)
-    install_error_handlers(app)
     app.include_router(registry_router)
     app.include_router(ingest_router)
+    app.include_router(catalog_router)
     app.include_router(principals_router)
     app.include_router(subscriptions_router)
+    app.include_router(audit_router)
     for router in extra_routers:
         app.include_router(router)
 
@@ -90,4 +108,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    install_openapi(app)
+    app.state.routes = RouteTable(app)
+    scrub_access_log(app.state.routes)
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,12 +78,29 @@ class _PostgresTx:
 class PostgresDatabase:
     def __init__(self, url: str) -> None:
         self.url = url
+        # One connection per thread, kept: connecting costs ~17 ms, a transaction ~0.5 ms.
+        self._local = threading.local()
+
+    def _connection(self, *, fresh: bool = False) -> Any:
+        import psycopg
+
+        conn = getattr(self._local, "conn", None)
+        if fresh or conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(self.url, autocommit=True)
+            self._local.conn = conn
+        return conn
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Transaction]:
         import psycopg
 
-        with psycopg.connect(self.url) as conn, conn.transaction():
+        with ExitStack() as stack:
+            conn = self._connection()
+            try:
+                stack.enter_context(conn.transaction())
+            except psycopg.OperationalError:  # the kept connection died (a server restart)
+                conn = self._connection(fresh=True)
+                stack.enter_context(conn.transaction())
             if write:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_WRITE_LOCK,))
             yield _PostgresTx(conn)

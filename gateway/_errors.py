@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govbus import GovbusError, error_location
@@ -21,7 +22,49 @@ REGISTRY_MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 _log = structlog.get_logger("gateway")
 
 # HTTP status -> Confluent error code, for errors raised outside the registry's own code.
-_CONFLUENT_CODES = {401: 40101, 403: 40301, 404: 404, 405: 405, 422: 42201}
+_CONFLUENT_CODES = {401: 40101, 403: 40301, 404: 404, 405: 405, 413: 41301, 422: 42201, 429: 42901}
+_HTTP_CODES = {
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+}
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx body: a govbus string code, or Confluent's number on registry routes."""
+
+    error_code: str | int
+    message: str
+
+
+_STATUS_TEXT = {
+    401: "Missing, malformed, wrong or expired credentials (UNAUTHENTICATED)",
+    403: "The principal lacks the role or grant; the message names what is missing",
+    404: "Not found, or not visible to this principal",
+    409: "Conflict: an incompatible schema or a bad state transition",
+    413: "Request body over this route's size cap (PAYLOAD_TOO_LARGE)",
+    422: "Malformed request: body, path or query (a machine-readable code)",
+    429: "Too many requests for this principal; retry after `Retry-After` seconds",
+    502: "The broker refused the events (none was sent; retry with the same event ids)",
+    503: "The broker did not acknowledge in time (BROKER_UNAVAILABLE)",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    429: {"Retry-After": {"schema": {"type": "integer"}}},
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the refusals a route can give (in the route's media type)."""
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": _STATUS_TEXT[status],
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
+        }
+        for status in statuses
+    }
 
 
 class ApiError(Exception):
@@ -40,18 +83,33 @@ def _is_registry(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, code: str | int, message: str, *, registry: bool | None = None
+    request: Request,
+    status: int,
+    code: str | int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    registry: bool | None = None,
 ) -> JSONResponse:
     """`registry` None: the route's tag decides (pass it when no route was matched yet)."""
     registry = _is_registry(request) if registry is None else registry
     if registry and isinstance(code, str):
         code = _CONFLUENT_CODES.get(status, status * 100 + 1)
+    extra = dict(headers or {})
+    if status == 401:
+        extra["WWW-Authenticate"] = 'Basic realm="govbus", Bearer'
     return JSONResponse(
         {"error_code": code, "message": message},
         status_code=status,
         media_type=REGISTRY_MEDIA_TYPE if registry else "application/json",
-        headers={"WWW-Authenticate": 'Basic realm="govbus", Bearer'} if status == 401 else None,
+        headers=extra or None,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    table = getattr(request.app.state, "routes", None)
+    return ", ".join(sorted(table.allowed(request.url.path))) if table is not None else ""
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -75,14 +133,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes: dict[int, str] = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-    return error_response(
-        request, exc.status_code, codes.get(exc.status_code, "HTTP_ERROR"), str(exc.detail)
-    )
+    headers = dict(exc.headers or {})
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        message = f"method not allowed here (allowed: {headers['Allow']})"
+    elif exc.status_code == 404:
+        message = "no such route"  # Starlette's detail is fixed, but never echo the path
+    elif exc.status_code == 400:  # FastAPI's "error parsing the body": a malformed body
+        return error_response(request, 422, "INVALID_REQUEST", "body: not valid UTF-8 JSON")
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    return error_response(request, exc.status_code, code, message, headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    _log.error("unhandled error", path=request.url.path, error_type=type(exc).__name__)
+    # The route's template, not the path: a path may carry a personal value.
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    _log.error("unhandled error", route=route, error_type=type(exc).__name__)
     code: str | int = 50001 if _is_registry(request) else "INTERNAL_ERROR"
     return JSONResponse(
         {"error_code": code, "message": "internal error"},

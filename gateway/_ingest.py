@@ -31,13 +31,13 @@ from govbus import (
     resource_for_event,
 )
 from govbus.gateway._auth import Principal, current_principal
-from govbus.gateway._errors import ApiError
+from govbus.gateway._errors import ApiError, error_responses
 from govbus.producers import OutgoingRecord, Publisher, event_from_record
 
 MAX_BATCH = 1000
 ACK_TIMEOUT = 15.0
 
-ingest_router = APIRouter(tags=["ingest"])
+ingest_router = APIRouter(tags=["ingest"], responses=error_responses(403, 502, 503))
 
 
 class IngestEvent(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from govbus import Settings
 
 
@@ -36,3 +38,17 @@ class GatewaySettings(Settings):
     gateway_auth_failures_burst: int = 20
     # Seconds between sweeps that record subscription escalations and expiries.
     subscription_sweep_seconds: float = 1.0
+
+    # The audit log (docs/gateway.md, "Audit"). The Ed25519 key (PEM) that signs checkpoints;
+    # unset in a checkout: .govbus/audit-signing-key.pem, generated on first start.
+    audit_signing_key: Path | None = None
+    audit_checkpoint_every: int = Field(default=100, ge=1)  # entries
+    audit_checkpoint_seconds: float = Field(default=60.0, ge=0)  # 0: no timer
+    audit_topic: str = "govbus.audit"
+    # Mirror the log to audit_topic; unset: when GOVBUS_BOOTSTRAP_SERVERS is configured.
+    audit_mirror: bool | None = None
+
+    def audit_mirror_enabled(self) -> bool:
+        if self.audit_mirror is not None:
+            return self.audit_mirror
+        return "bootstrap_servers" in self.model_fields_set

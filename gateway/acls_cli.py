@@ -32,21 +32,25 @@ def acls_sync(
         department_users,
         gateway_reconciler,
     )
-    from govbus.gateway.audit import MemoryAuditLog
+    from govbus.gateway.audit import AuditKeyError, open_audit_log
     from govbus.gateway.principals import PrincipalStore
     from govbus.gateway.subscriptions import SubscriptionService
 
     settings = GatewaySettings()
     catalog = load_contract(settings).catalog
     require_broker(settings)
-    audit = MemoryAuditLog()  # TODO(audit merge): the gateway's chained audit log
     db = open_database(settings.gateway_db)
-    grants = SubscriptionService(db, catalog, audit)
+    try:
+        # The gateway's chain, unmirrored: a serving gateway's mirror publishes the entries.
+        audit = open_audit_log(settings.model_copy(update={"audit_mirror": False}), db)
+    except AuditKeyError as exc:
+        typer.echo(f"error {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     principals = PrincipalStore(db)
     reconciler = gateway_reconciler(
         settings,
         catalog,
-        grants.active_grants,
+        SubscriptionService(db, catalog, audit).active_grants,
         audit,
         users=lambda: department_users(principals.all()),
         actor="cli",
@@ -58,6 +62,8 @@ def acls_sync(
         plan, failed = exc.plan, exc.failed
     except Exception as exc:  # KafkaException: not authorised, ACLs not enabled
         raise GovbusError(ErrorCode.KAFKA_ERROR, f"could not sync ACLs: {exc}") from None
+    finally:
+        audit.close()  # signs the head, so a cut of the command's entries is caught
     for change in plan.changes:
         verb = {"added": "add", "removed": "remove"}[change.kind.value]
         done = "refused" if change.acl in failed else "would " + verb if dry_run else verb

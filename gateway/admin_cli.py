@@ -81,7 +81,7 @@ def _service() -> Iterator[PrincipalService]:
     from govbus.gateway._auth import CredentialsError
     from govbus.gateway._db import open_database
     from govbus.gateway._errors import ApiError
-    from govbus.gateway.audit import MemoryAuditLog
+    from govbus.gateway.audit import AuditKeyError, open_audit_log
     from govbus.gateway.principals import (
         PrincipalStore,
         TokenKeyError,
@@ -91,12 +91,19 @@ def _service() -> Iterator[PrincipalService]:
 
     settings = GatewaySettings()
     try:
-        # TODO(audit): the database-backed audit log, once it exists, instead of memory.
-        store = PrincipalStore(open_database(settings.gateway_db))
+        db = open_database(settings.gateway_db)
+        # The gateway's chain, unmirrored: a serving gateway's mirror publishes the entries.
+        audit = open_audit_log(settings.model_copy(update={"audit_mirror": False}), db)
+        store = PrincipalStore(db)
         seed = credentials_seed(store, settings, required=False)
-        service = principal_service(settings, MemoryAuditLog(), store)
+        service = principal_service(settings, audit, store)
         service.bootstrap(seed)
-        yield service
+        try:
+            yield service
+        finally:
+            audit.close()  # signs the head, so a cut of the CLI's entries is caught
+    except AuditKeyError as exc:
+        _refuse(exc.code, exc.message)
     except CredentialsError as exc:
         _refuse(exc.code, exc.message)
     except ApiError as exc:

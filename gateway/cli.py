@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from govbus.gateway._audit_cli import audit_app
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.acls_cli import acls_app
 
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
     from govbus.gateway._auth import CredentialsError
+    from govbus.gateway.audit import AuditKeyError
     from govbus.gateway.principals import TokenKeyError
 
 gateway_app = typer.Typer(name="gateway", help="The HTTP gateway and schema registry.")
@@ -40,7 +42,7 @@ FileOption = Annotated[
 ]
 
 
-def _refuse(exc: CredentialsError | TokenKeyError) -> NoReturn:
+def _refuse(exc: CredentialsError | AuditKeyError | TokenKeyError) -> NoReturn:
     typer.echo(f"error {exc.code}: {exc.message}", err=True)
     raise typer.Exit(2)
 
@@ -65,9 +67,11 @@ def serve(
     if credentials is not None:
         settings = settings.model_copy(update={"gateway_credentials": credentials})
     configure_logging(settings.log_level, settings.log_format)
+    from govbus.gateway.audit import AuditKeyError
+
     try:
         app = create_app(settings)
-    except (CredentialsError, TokenKeyError) as exc:
+    except (CredentialsError, AuditKeyError, TokenKeyError) as exc:
         _refuse(exc)
     uvicorn.run(
         app,
@@ -139,5 +143,6 @@ def register(app: typer.Typer) -> None:
     from govbus.gateway.admin_cli import admin_app
 
     app.add_typer(gateway_app)
+    app.add_typer(audit_app)
     admin_app.add_typer(acls_app)
     app.add_typer(admin_app)  # merged with the other roles' `admin` commands by the root

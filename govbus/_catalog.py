@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from govbus._catalog_metadata import CoreMetadata
 from govbus._errors import ErrorCode, GovbusError
 from govbus._identifiers import mask
 from govbus._schemas import SchemaRepository
@@ -88,6 +89,7 @@ class Resource(_Frozen):
     fields: tuple[FieldSpec, ...]
     # The department that decides subscription requests (default: the key's authority).
     provider: str
+    metadata: CoreMetadata  # GB/T 21063.3 core metadata, beside name, description, provider
 
     @model_validator(mode="before")
     @classmethod
@@ -134,6 +136,13 @@ class Resource(_Frozen):
 class Catalog(_Frozen):
     departments: tuple[Department, ...]
     resources: tuple[Resource, ...]
+
+    @model_validator(mode="after")
+    def _references_known(self) -> Catalog:
+        problems = catalog_reference_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @cached_property
     def departments_by_code(self) -> dict[str, Department]:
@@ -253,6 +262,34 @@ class Catalog(_Frozen):
             )
 
 
+def catalog_reference_problems(catalog: Catalog) -> list[str]:
+    """Departments named by the metadata exist; identifiers are unique; services match."""
+    problems: list[str] = []
+    departments = {d.code for d in catalog.departments}
+    seen: dict[str, dict[str, str]] = {"resource_id": {}, "metadata_id": {}}
+    for r in catalog.resources:
+        where = f"resources[{r.code}]"
+        if r.provider not in departments:
+            problems.append(f"{where}.provider: {shown_code(r.provider)} is not a department")
+        if r.metadata.maintainer not in departments:
+            problems.append(
+                f"{where}.metadata.maintainer: {shown_code(r.metadata.maintainer)} "
+                "is not a department"
+            )
+        for element in ("resource_id", "metadata_id"):
+            value = getattr(r.metadata, element)
+            first = seen[element].setdefault(value, r.code)
+            if first != r.code:
+                problems.append(f"{where}.metadata.{element}: {value!r} is already {first}'s")
+        for service in r.metadata.services:
+            if service.delivery == "kafka" and service.address != r.topic:
+                problems.append(
+                    f"{where}.metadata.services[kafka].address: {service.address!r} "
+                    f"is not the resource's topic {r.topic}"
+                )
+    return problems
+
+
 _CODE_SHAPE = re.compile(r"[A-Z][A-Z0-9_-]{0,39}")
 
 
@@ -301,17 +338,34 @@ def _readable_loc(raw: object, loc: tuple[int | str, ...]) -> str:
     return ".".join(out)
 
 
+class _CatalogLoader(yaml.SafeLoader):
+    """SafeLoader with dates left as text: pydantic parses them and names the element when
+    one is wrong (PyYAML's own 2026-02-30 is a bare ValueError, naming nothing)."""
+
+
+_CatalogLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _problem(raw: object, loc: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    # A whole-catalog check names its resources and elements itself.
+    return f"{_readable_loc(raw, loc)}: {message}" if loc else message
+
+
 def load_catalog(path: Path, schemas: SchemaRepository | None = None) -> Catalog:
     """Load and validate the catalog; with `schemas`, also check it against them."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        catalog = Catalog.model_validate(raw)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_CatalogLoader)
     except yaml.YAMLError as exc:
         raise GovbusError(ErrorCode.INVALID_CATALOG, f"{path}: not valid YAML: {exc}") from exc
+    try:
+        catalog = Catalog.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            f"{_readable_loc(raw, err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_input=False)
+            _problem(raw, err["loc"], err["msg"]) for err in exc.errors(include_input=False)
         ]
         raise GovbusError(
             ErrorCode.INVALID_CATALOG,

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = 1_000_000
     # The native hot paths (native/, Rust) where built; GOVBUS_NATIVE=0 keeps pure Python.
     native: bool = True
+    # How long the sync remembers an applied event id (an outbox retry within it is a
+    # duplicate; an older copy is refused by per-field sequences). See consumers/_dedup_retention.
+    dedup_retention_days: float = Field(default=30.0, gt=0)
 
     log_level: str = "INFO"
     log_format: str = "console"

@@ -16,6 +16,12 @@ class MemoryAuditLog:
         with self._lock:
             self._records.append(record)
 
+    def start(self) -> None:
+        """Nothing runs in the background; here so the app's lifespan can start any sink."""
+
+    def close(self) -> None:
+        """Nothing to flush."""
+
     @property
     def records(self) -> list[AuditRecord]:
         with self._lock:

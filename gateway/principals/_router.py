@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, status
 
 from govbus.gateway._auth import Principal, current_principal, require_role
+from govbus.gateway._errors import error_responses
 from govbus.gateway.principals._models import (
     CreatedPrincipal,
     IssuedToken,
@@ -18,7 +19,10 @@ from govbus.gateway.principals._models import (
 )
 from govbus.gateway.principals._service import PrincipalService
 
-principals_router = APIRouter(prefix="/v1", tags=["principals"])
+# Admin routes: 403 without the role, 409 for a disabled or existing principal.
+principals_router = APIRouter(
+    prefix="/v1", tags=["principals"], responses=error_responses(403, 404, 409)
+)
 admin = Depends(require_role("admin"))
 
 

@@ -16,50 +16,64 @@ INVALID_SUBJECT = 42208
 STORE_ERROR = 50001
 
 
-def subject_not_found(subject: str) -> ApiError:
-    return ApiError(404, SUBJECT_NOT_FOUND, f"Subject '{subject}' not found.")
+# Messages never echo the subject or version of the path: a subject may be named after a
+# personal value (an identity number), and the caller knows what it asked for.
 
 
-def version_not_found(subject: str, version: int) -> ApiError:
-    return ApiError(404, VERSION_NOT_FOUND, f"Version {version} of subject '{subject}' not found.")
+def subject_not_found() -> ApiError:
+    return ApiError(404, SUBJECT_NOT_FOUND, "Subject not found.")
+
+
+def version_not_found() -> ApiError:
+    return ApiError(404, VERSION_NOT_FOUND, "Version not found for this subject.")
 
 
 def schema_not_found(what: str) -> ApiError:
     return ApiError(404, SCHEMA_NOT_FOUND, f"Schema {what} not found.")
 
 
-def invalid_schema(subject: str, reason: str) -> ApiError:
-    return ApiError(422, INVALID_SCHEMA, f"Invalid schema for subject '{subject}': {reason}")
+def invalid_schema(reason: str) -> ApiError:
+    return ApiError(422, INVALID_SCHEMA, f"Invalid schema: {reason}")
 
 
-def invalid_version(version: str) -> ApiError:
+def invalid_version() -> ApiError:
     return ApiError(
-        422, INVALID_VERSION, f"The specified version '{version[:40]}' is not a valid version id."
+        422,
+        INVALID_VERSION,
+        "The specified version is not a valid version id: use ASCII digits "
+        "(1 to 2147483647), -1 or 'latest'.",
     )
 
 
-def incompatible(subject: str, problems: list[str]) -> ApiError:
+def incompatible(problems: list[str]) -> ApiError:
     return ApiError(
         409,
         INCOMPATIBLE_SCHEMA,
-        f"Schema being registered is incompatible with an earlier schema for subject "
-        f"'{subject}': " + "; ".join(problems),
+        "Schema being registered is incompatible with an earlier schema for this subject: "
+        + "; ".join(problems),
     )
 
 
-def invalid_level(raw: str) -> ApiError:
-    return ApiError(422, INVALID_COMPATIBILITY_LEVEL, f"Invalid compatibility level {raw[:40]!r}.")
+def invalid_level(valid: list[str]) -> ApiError:
+    return ApiError(
+        422,
+        INVALID_COMPATIBILITY_LEVEL,
+        f"Invalid compatibility level (valid: {', '.join(valid)}).",
+    )
 
 
-def subject_config_not_found(subject: str) -> ApiError:
+def subject_config_not_found() -> ApiError:
     return ApiError(
         404,
         SUBJECT_LEVEL_CONFIG_NOT_FOUND,
-        f"Subject '{subject}' does not have subject-level compatibility configured",
+        "Subject does not have subject-level compatibility configured",
     )
 
 
 def invalid_subject() -> ApiError:
     return ApiError(
-        422, INVALID_SUBJECT, "Subject names may not contain control characters or exceed 255."
+        422,
+        INVALID_SUBJECT,
+        "Subject names are 1 to 255 characters with no control, format (zero-width, "
+        "bidirectional), separator-line or unassigned characters.",
     )

@@ -5,13 +5,13 @@ Reads need any authenticated principal; writes need the admin role.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from govbus.gateway._auth import Principal, current_principal, require_role
-from govbus.gateway._errors import REGISTRY_MEDIA_TYPE, REGISTRY_TAG
+from govbus.gateway._errors import REGISTRY_MEDIA_TYPE, REGISTRY_TAG, error_responses
 from govbus.gateway.registry import _codes, _service
 from govbus.gateway.registry._models import ConfigRequest, SchemaRequest
 from govbus.gateway.registry._store import GLOBAL, RegistryStore
@@ -21,22 +21,23 @@ class RegistryResponse(JSONResponse):
     media_type = REGISTRY_MEDIA_TYPE
 
 
-def refuse_bad_subject(request: Request) -> None:
-    """Control characters (NUL above all: PostgreSQL text refuses it) never reach the store."""
-    subject = request.path_params.get("subject")
-    if subject is not None and (
-        len(subject) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in subject)
-    ):
-        raise _codes.invalid_subject()
+def subject_path(subject: str, _: Principal = Depends(current_principal)) -> str:  # noqa: B008
+    """The path's subject in NFC; control and format characters are 42208 (INVALID_SUBJECT).
 
+    Authenticates first (FastAPI caches the principal for the route's own dependency), so an
+    anonymous caller gets 401 whatever the subject."""
+    return _service.subject_name(subject)
+
+
+Subject = Annotated[str, Depends(subject_path)]
 
 registry_router = APIRouter(
     tags=[REGISTRY_TAG],
     default_response_class=RegistryResponse,
-    dependencies=[Depends(refuse_bad_subject)],
 )
 reader = Depends(current_principal)
 admin = Depends(require_role("admin"))
+WRITE = error_responses(403, 409)
 
 
 def _store(request: Request) -> RegistryStore:
@@ -44,25 +45,25 @@ def _store(request: Request) -> RegistryStore:
     return store
 
 
-def _reject_references(subject: str, body: SchemaRequest) -> None:
+def _reject_references(body: SchemaRequest) -> None:
     if body.references:
-        raise _codes.invalid_schema(subject, "schema references are not supported")
+        raise _codes.invalid_schema("schema references are not supported")
 
 
-@registry_router.post("/subjects/{subject}/versions")
+@registry_router.post("/subjects/{subject}/versions", responses=WRITE)
 def register_version(
-    subject: str, body: SchemaRequest, request: Request, _: Principal = admin
+    subject: Subject, body: SchemaRequest, request: Request, _: Principal = admin
 ) -> dict[str, Any]:
-    _reject_references(subject, body)
+    _reject_references(body)
     registered = _service.register(_store(request), subject, body.schema_text, body.schema_type)
     return {"id": registered.schema_id}
 
 
 @registry_router.post("/subjects/{subject}")
 def lookup_schema(
-    subject: str, body: SchemaRequest, request: Request, _: Principal = reader
+    subject: Subject, body: SchemaRequest, request: Request, _: Principal = reader
 ) -> dict[str, Any]:
-    _reject_references(subject, body)
+    _reject_references(body)
     found = _service.lookup(_store(request), subject, body.schema_text, body.schema_type)
     return {
         "subject": subject,
@@ -76,7 +77,7 @@ def lookup_schema(
 def schema_by_id(schema_id: int, request: Request, _: Principal = reader) -> dict[str, Any]:
     stored = _store(request).schema(schema_id)
     if stored is None:
-        raise _codes.schema_not_found(f"id {schema_id}")
+        raise _codes.schema_not_found("with this id")
     return {"schema": stored.schema_text}
 
 
@@ -86,7 +87,7 @@ def versions_of_schema(
 ) -> list[dict[str, Any]]:
     store = _store(request)
     if store.schema(schema_id) is None:
-        raise _codes.schema_not_found(f"id {schema_id}")
+        raise _codes.schema_not_found("with this id")
     return [{"subject": s, "version": v} for s, v in store.usages(schema_id)]
 
 
@@ -94,7 +95,7 @@ def versions_of_schema(
 def subjects_of_schema(schema_id: int, request: Request, _: Principal = reader) -> list[str]:
     store = _store(request)
     if store.schema(schema_id) is None:
-        raise _codes.schema_not_found(f"id {schema_id}")
+        raise _codes.schema_not_found("with this id")
     return sorted({s for s, _v in store.usages(schema_id)})
 
 
@@ -109,16 +110,16 @@ def list_subjects(request: Request, _: Principal = reader) -> list[str]:
 
 
 @registry_router.get("/subjects/{subject}/versions")
-def list_versions(subject: str, request: Request, _: Principal = reader) -> list[int]:
+def list_versions(subject: Subject, request: Request, _: Principal = reader) -> list[int]:
     versions = _store(request).versions(subject)
     if not versions:
-        raise _codes.subject_not_found(subject)
+        raise _codes.subject_not_found()
     return [v.version for v in versions]
 
 
 @registry_router.get("/subjects/{subject}/versions/{version}")
 def get_version(
-    subject: str, version: str, request: Request, _: Principal = reader
+    subject: Subject, version: str, request: Request, _: Principal = reader
 ) -> dict[str, Any]:
     found = _service.find_version(_store(request), subject, version)
     return {
@@ -131,7 +132,7 @@ def get_version(
 
 @registry_router.get("/subjects/{subject}/versions/{version}/schema")
 def get_version_schema(
-    subject: str, version: str, request: Request, _: Principal = reader
+    subject: Subject, version: str, request: Request, _: Principal = reader
 ) -> PlainTextResponse:
     found = _service.find_version(_store(request), subject, version)
     return PlainTextResponse(found.schema_text, media_type=REGISTRY_MEDIA_TYPE)
@@ -146,7 +147,7 @@ def _compatibility_result(problems: list[str], verbose: bool) -> dict[str, Any]:
 
 @registry_router.post("/compatibility/subjects/{subject}/versions/{version}")
 def check_against_version(
-    subject: str,
+    subject: Subject,
     version: str,
     body: SchemaRequest,
     request: Request,
@@ -154,9 +155,9 @@ def check_against_version(
     _: Principal = reader,
 ) -> dict[str, Any]:
     """Against one version (or the latest), in the direction of the subject's level."""
-    _reject_references(subject, body)
+    _reject_references(body)
     store = _store(request)
-    candidate = _service.parse_schema_text(subject, body.schema_text, body.schema_type)
+    candidate = _service.parse_schema_text(body.schema_text, body.schema_type)
     target = _service.find_version(store, subject, version)
     level = _service.non_transitive(_service.effective_level(store, subject))
     problems = _service.incompatibilities(candidate, [target], level)
@@ -165,19 +166,19 @@ def check_against_version(
 
 @registry_router.post("/compatibility/subjects/{subject}/versions")
 def check_against_subject(
-    subject: str,
+    subject: Subject,
     body: SchemaRequest,
     request: Request,
     verbose: bool = Query(default=False),
     _: Principal = reader,
 ) -> dict[str, Any]:
     """Against the versions the subject's level names (all of them when transitive)."""
-    _reject_references(subject, body)
+    _reject_references(body)
     store = _store(request)
-    candidate = _service.parse_schema_text(subject, body.schema_text, body.schema_type)
+    candidate = _service.parse_schema_text(body.schema_text, body.schema_type)
     versions = store.versions(subject)
     if not versions:
-        raise _codes.subject_not_found(subject)
+        raise _codes.subject_not_found()
     level = _service.effective_level(store, subject)
     return _compatibility_result(_service.incompatibilities(candidate, versions, level), verbose)
 
@@ -188,7 +189,7 @@ def get_global_config(request: Request, _: Principal = reader) -> dict[str, Any]
     return {"compatibilityLevel": str(level)}
 
 
-@registry_router.put("/config")
+@registry_router.put("/config", responses=error_responses(403))
 def put_global_config(
     body: ConfigRequest, request: Request, _: Principal = admin
 ) -> dict[str, Any]:
@@ -199,7 +200,7 @@ def put_global_config(
 
 @registry_router.get("/config/{subject}")
 def get_subject_config(
-    subject: str,
+    subject: Subject,
     request: Request,
     default_to_global: bool = Query(default=False, alias="defaultToGlobal"),
     _: Principal = reader,
@@ -209,13 +210,13 @@ def get_subject_config(
     if level is None and default_to_global:
         level = str(_service.effective_level(store, subject))
     if level is None:
-        raise _codes.subject_config_not_found(subject)
+        raise _codes.subject_config_not_found()
     return {"compatibilityLevel": level}
 
 
-@registry_router.put("/config/{subject}")
+@registry_router.put("/config/{subject}", responses=error_responses(403))
 def put_subject_config(
-    subject: str, body: ConfigRequest, request: Request, _: Principal = admin
+    subject: Subject, body: ConfigRequest, request: Request, _: Principal = admin
 ) -> dict[str, Any]:
     level = _service.parse_level(body.compatibility)
     _store(request).set_compatibility(str(level), subject)

@@ -2,10 +2,11 @@
 //! Kafka items into merge rows, and merge rows into a binary COPY payload.
 //!
 //! `scan_batch` does what `consumers._apply._scan` does, taking only the common event: an
-//! upsert of a class whose plan the batch already knows (the plan's first-round rows
+//! upsert of a class whose plan the batch already knows (the plan's first-event rows
 //! exist), for a key not yet in the batch, stamped in UTC. Every other event goes to the
 //! Python `add` it is given, which stays the reference: the first event of each plan, later
-//! events of a key (rounds), deletes, certificates, refusals.
+//! events of a key (hot keys, merged in memory: `consumers._key_merge`), deletes,
+//! certificates, refusals.
 //! `copy_rows` encodes rows whose values all have a type it knows, else returns None
 //! (psycopg's `write_row` then encodes them).
 //!
@@ -199,7 +200,7 @@ impl<'py> Scanner<'py> {
         };
         let plan = &self.plans[index];
         if plan.seen.contains(&key)? {
-            return Ok(false); // a later event of the key: a later round, Python's
+            return Ok(false); // a later event of the key (a hot key): Python's
         }
         let data_fields = instance_dict(&data)?;
         let mut row: Vec<Bound<'py, PyAny>> = Vec::with_capacity(plan.fields.len() + 4);
@@ -231,7 +232,7 @@ impl<'py> Scanner<'py> {
 /// `consumers._apply._scan` over `items`: partitions' lowest and next offsets (into
 /// `lowest` and `next_offsets`), the first event of each id (into `events`, by
 /// `event_id.int`), rejections (into `rejected`), merge rows. Events it does not take go
-/// to `add` (`_Rows.add`). Returns the (applied, refused) counts of the events it took,
+/// to `add` (`BatchRows.add`). Returns the (applied, refused) counts of the events it took,
 /// which the caller adds to the rows' own, and how many events repeated an earlier id.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]

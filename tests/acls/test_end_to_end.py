@@ -20,6 +20,7 @@ from govbus.dev.kafka_config import Credentials
 from govbus.gateway._app import create_app
 from govbus.gateway._settings import GatewaySettings
 from govbus.gateway.acls import KafkaAcl, read_acls
+from govbus.gateway.audit import AuditStore
 
 from .conftest import ensure_topic
 from .kafka_reader import denied, department_reader, produce_as_admin, read_all
@@ -123,13 +124,14 @@ def test_request_approve_read_revoke_denied(
             print(f"denied {time.monotonic() - revoked_at:.2f} s after revocation")
 
         read_view = str(KafkaAcl(f"User:{bank_user.username}", "READ", "TOPIC", view))
+        entries = list(AuditStore(app.state.db).all_entries())  # the gateway's chained log
         acl_changes = [
-            (r.action, r.target)
-            for r in app.state.audit.records
-            if r.action.startswith("acl.") and r.resource == "BR-PERSON"
+            (e.actor, e.action, e.target)
+            for e in entries
+            if e.action.startswith("acl.") and e.resource == "BR-PERSON"
         ]
-        assert ("acl.added", read_view) in acl_changes
-        assert ("acl.removed", read_view) in acl_changes
+        assert ("system", "acl.added", read_view) in acl_changes
+        assert ("system", "acl.removed", read_view) in acl_changes
         assert subscription["id"] in "".join(
-            r.reason or "" for r in app.state.audit.records if r.target == read_view
+            e.reason or "" for e in entries if e.target == read_view
         )

@@ -13,7 +13,9 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from govbus.dev.kafka import ClusterHandle
+from govbus.gateway._db import open_database
 from govbus.gateway.acls import AclChange, AclPlan, ChangeKind, KafkaAcl, apply_plan, read_acls
+from govbus.gateway.audit import AuditStore
 from tests.cli.helpers import clean_environ, run_govbus
 
 from .conftest import ensure_topic
@@ -79,6 +81,13 @@ def test_sync_lets_a_department_write_only_its_own_topics(
     ran = run_govbus("admin", "acls", "sync", env=env)
     assert ran.code == 0, ran.stderr
     assert ran.stdout == dry.stdout.replace("would ", "")
+    # Each change is in the gateway's chained audit log, and the chain verifies.
+    chain = AuditStore(open_database(f"sqlite:///{tmp_path / 'gateway.db'}"))
+    audited = {(e.actor, e.action, e.target) for e in chain.all_entries()}
+    assert ("cli", "acl.added", str(own)) in audited
+    assert ("cli", "acl.removed", str(stale)) in audited
+    verified = run_govbus("audit", "verify", env=env)
+    assert verified.code == 0, verified.stdout + verified.stderr
     again = run_govbus("admin", "acls", "sync", "--dry-run", env=env)
     assert again.stdout == "ACLs already match the catalog and the grants\n"  # idempotent
 

@@ -325,10 +325,10 @@ def test_migrations_run_once(store_url: str) -> None:
 
 
 def test_postgres_key_list_is_one_text_unless_a_key_holds_the_separator() -> None:
-    from govbus.consumers._postgres_store import _any_key
+    from govbus.consumers._postgres_records import any_key
 
-    assert _any_key(["a", "b"]) == ("ANY(string_to_array(%s, chr(31)))", "a\x1fb")
-    assert _any_key(["a\x1fb", "c"]) == ("ANY(%s)", ["a\x1fb", "c"])
+    assert any_key(["a", "b"]) == ("ANY(string_to_array(%s, chr(31)))", "a\x1fb")
+    assert any_key(["a\x1fb", "c"]) == ("ANY(%s)", ["a\x1fb", "c"])
 
 
 class ConflictingStore:

@@ -1,8 +1,9 @@
-"""The merge statements by shape, generic and per round give exactly what applying the
-events one by one gives (the reference model): values, deleted flags, the sequence of every
-field's provenance, stale and duplicate counts. Randomized: hot keys, events from several
-departments setting random subsets of their fields, deletes, restores, retries, with the
-thresholds that pick a shape's own statement, the generic one or COPY moved around, with the
+"""The merge statements by shape and generic, and hot keys merged in memory, give exactly
+what applying the events one by one gives (the reference model): values, deleted flags, the
+sequence of every field's provenance, stale and duplicate counts. Randomized: hot keys
+(three keys: most batches repeat them), events from several departments setting random
+subsets of their fields, deletes, restores, retries, with the thresholds that pick a
+shape's own statement, the generic one or COPY (hot keys' rows too) moved around, with the
 native row builder and COPY encoder and without."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The store sync's native hot loop (`native/src/store_rows.rs`) gives exactly what the
 Python paths give: the batch's scan (offsets, first events, rejections, merge rows in
-their rounds and shapes, counts) and the binary COPY stream of merge rows."""
+their shapes, hot keys' later events, counts) and the binary COPY stream of merge rows."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from psycopg import adapt, postgres, pq
 from psycopg._copy_base import format_row_binary
 
 from govbus import Catalog, ChangeEvent, LegalEntityChanged, PersonChanged
-from govbus.consumers import KafkaPosition, SourcedEvent, _apply
-from govbus.consumers._apply import RejectedRecord, _Scan, _scan
+from govbus.consumers import KafkaPosition, SourcedEvent, _merge_rows
+from govbus.consumers._apply import _Scan, _scan
+from govbus.consumers._batch_items import RejectedRecord
 from govbus.consumers._native_rows import NativePlan, copy_rows, native_rows_built
 from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, legal_entity, person, uscc
 
@@ -100,8 +101,10 @@ def _dump(scan: _Scan) -> Any:
     rows = scan.rows
     kinds = {
         kind: (
-            [(list(r.upserts.items()), list(r.deletes.items())) for r in kind_rows.rounds],
+            list(kind_rows.first.upserts.items()),
+            list(kind_rows.first.deletes.items()),
             list(kind_rows.seen.items()),
+            list(kind_rows.later.items()),
         )
         for kind, kind_rows in rows.by_kind.items()
     }
@@ -124,17 +127,17 @@ def test_native_scan_equals_python_scan(
     items = _items(random.Random(seed))
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     handed_back: list[ChangeEvent[Any]] = []
-    python_add = _apply._Rows.add
+    python_add = _merge_rows.BatchRows.add
 
-    def add(rows: _apply._Rows, event: ChangeEvent[Any]) -> None:
+    def add(rows: _merge_rows.BatchRows, event: ChangeEvent[Any]) -> None:
         handed_back.append(event)
         python_add(rows, event)
 
-    monkeypatch.setattr(_apply._Rows, "add", add)
+    monkeypatch.setattr(_merge_rows.BatchRows, "add", add)
     scanned = _scan(items, catalog, now, native=True)
     native = _dump(scanned)
     assert 0 < len(handed_back) < len(scanned.events)  # both loops took some
-    monkeypatch.setattr(_apply._Rows, "add", python_add)
+    monkeypatch.setattr(_merge_rows.BatchRows, "add", python_add)
     python = _dump(_scan(items, catalog, now, native=False))
     assert native == python
 
@@ -144,13 +147,13 @@ def test_native_scan_takes_the_common_upsert(
 ) -> None:
     """Distinct keys, one shape: only the plan's first event goes to Python."""
     handed_back: list[ChangeEvent[Any]] = []
-    python_add = _apply._Rows.add
+    python_add = _merge_rows.BatchRows.add
 
-    def add(rows: _apply._Rows, event: ChangeEvent[Any]) -> None:
+    def add(rows: _merge_rows.BatchRows, event: ChangeEvent[Any]) -> None:
         handed_back.append(event)
         python_add(rows, event)
 
-    monkeypatch.setattr(_apply._Rows, "add", add)
+    monkeypatch.setattr(_merge_rows.BatchRows, "add", add)
     items = [
         SourcedEvent(person(citizen_id(i), 1, name=f"n{i}"), KafkaPosition("t", 0, i))
         for i in range(100)

@@ -20,7 +20,7 @@ from govbus import (
     ensure_topics,
 )
 from govbus.consumers import open_store
-from govbus.consumers._apply import KafkaPosition, RejectedRecord, SourcedEvent
+from govbus.consumers._batch_items import KafkaPosition, RejectedRecord, SourcedEvent
 from govbus.consumers._decode import RawRecord, decode_record, validate_record
 from govbus.consumers._sync import SyncOptions, SyncService
 from govbus.consumers.testing import MARRIAGE, certificate, citizen_id, person, topic_messages

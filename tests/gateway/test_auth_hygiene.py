@@ -98,13 +98,13 @@ def test_an_unauthenticated_big_body_is_refused_before_it_is_sent(
     url, _ = served
     host, port = url.removeprefix("http://").split(":")
 
-    def head_only(authorization: str | None) -> bytes:
-        """Announce 20 MB, send none of it: only a server that skips the body can answer."""
+    def head_only(authorization: str | None, size: int = 20 * 1024 * 1024) -> bytes:
+        """Announce `size` bytes, send none: only a server that skips the body can answer."""
         lines = [
             "POST /subjects/big-value/versions HTTP/1.1",
             f"Host: {host}",
             "Content-Type: application/vnd.schemaregistry.v1+json",
-            f"Content-Length: {20 * 1024 * 1024}",
+            f"Content-Length: {size}",
         ]
         if authorization:
             lines.append(f"Authorization: {authorization}")
@@ -123,8 +123,10 @@ def test_an_unauthenticated_big_body_is_refused_before_it_is_sent(
         answer = head_only(authorization)
         assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
         assert b"40101" in answer
-    # The control: an authenticated upload is waited for (the server wants its body).
-    assert head_only(basic(*ADMIN)["Authorization"]) == b""
+    # Authenticated, the announced 20 MB is over the route's cap: 413 without reading it.
+    assert head_only(basic(*ADMIN)["Authorization"]).startswith(b"HTTP/1.1 413")
+    # The control: an authenticated upload within the cap is waited for (its body is wanted).
+    assert head_only(basic(*ADMIN)["Authorization"], size=100_000) == b""
 
 
 def test_memory_stays_flat_under_16_concurrent_clients(

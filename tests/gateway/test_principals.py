@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.audit import ChainedAuditLog, MemoryAuditLog
 from govbus.gateway.principals import PrincipalService
 
 from .principals_fixtures import ADMIN, PSB, basic, bearer, gateway
@@ -129,19 +129,20 @@ def test_changes_and_failures_are_audited_without_secrets_or_unknown_names(
     tmp_path: Path,
 ) -> None:
     app, client = gateway(tmp_path)
-    audit: MemoryAuditLog = app.state.audit
+    audit: ChainedAuditLog = app.state.audit
     issued = service(app).create_token("registry-admin", "psb")
     service(app).revoke_token("registry-admin", issued.token_id)
     client.get("/v1/me", headers=basic("110101199003077777", "guess"))  # unknown: maybe an ID
     client.get("/v1/me", headers=basic("psb", "wrong"))
     client.get("/v1/me", headers=bearer(issued.token))
-    actions = [(r.action, r.target, r.reason) for r in audit.records]
+    entries = audit.store.entries_after(0)
+    actions = [(r.action, r.target, r.reason) for r in entries]
     assert ("token.created", issued.token_id, None) in actions
     assert ("token.revoked", issued.token_id, None) in actions
     assert ("auth.failed", None, "unknown") in actions
     assert ("auth.failed", "psb", "wrong_secret") in actions
     assert ("auth.failed", "psb", "revoked") in actions
-    text = "\n".join(r.model_dump_json() for r in audit.records)
+    text = "\n".join(r.model_dump_json() for r in entries)
     assert "110101199003077777" not in text and issued.token not in text and "guess" not in text
 
 

@@ -82,7 +82,7 @@ def test_incompatible_registration_is_409_and_stores_nothing(registry_url: str) 
     assert refused.value.http_status_code == 409
     assert refused.value.error_code == 409
     assert "data.name" in refused.value.error_message
-    assert SUBJECT in refused.value.error_message
+    assert SUBJECT not in refused.value.error_message  # path values are never echoed
     assert client.get_versions(SUBJECT) == [1]
     assert not client.test_compatibility(SUBJECT, Schema(_data_name_as_int(LEGAL_V2), "AVRO"))
     # Removing a field that has a default is fine, even at FULL_TRANSITIVE.
@@ -139,11 +139,12 @@ def test_bad_requests_get_confluent_error_codes(
     assert response.json()["message"]
 
 
-def test_unparseable_schema_names_the_subject(registry_url: str) -> None:
+def test_unparseable_schema_says_what_is_wrong_without_the_subject(registry_url: str) -> None:
     with pytest.raises(SchemaRegistryError) as refused:
         registry_client(registry_url).register_schema("x-value", Schema('{"type": 1', "AVRO"))
     assert refused.value.error_code == 42201
-    assert "x-value" in refused.value.error_message
+    assert "not JSON" in refused.value.error_message
+    assert "x-value" not in refused.value.error_message
 
 
 def test_writes_need_catalog_admin(registry_url: str) -> None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from govbus.gateway._app import create_app
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.audit import MemoryAuditLog
+from govbus.gateway.audit import ChainedAuditLog
 from tests.subscriptions.conftest import Clock
 
 BANK = ("bank01", "dev-bank01")
@@ -148,10 +148,10 @@ def test_the_sweeper_records_the_escalation_in_the_background(
     client: TestClient, clock: Clock
 ) -> None:
     sub = ask(client)
-    audit: MemoryAuditLog = client.app.state.audit  # type: ignore[attr-defined]
+    audit: ChainedAuditLog = client.app.state.audit  # type: ignore[attr-defined]
     clock.advance(days=30)
     deadline = time.monotonic() + 10
-    while not any(r.action == "subscription.escalated" for r in audit.records):
+    while not any(e.action == "subscription.escalated" for e in audit.store.entries_after(0)):
         assert time.monotonic() < deadline, "the sweeper never recorded the escalation"
         time.sleep(0.05)
     seen = client.get(f"/v1/subscriptions/{sub['id']}", auth=BANK).json()

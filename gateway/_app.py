@@ -22,6 +22,7 @@ from govbus.gateway._openapi import install_openapi
 from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
+from govbus.gateway.acls import department_users, gateway_reconciler
 from govbus.gateway.audit import GroupCommit, audit_router, audit_running, open_audit_log
 from govbus.gateway.catalog import CatalogStore, catalog_router
 from govbus.gateway.lookups import LookupService, lookups_router
@@ -42,16 +43,28 @@ from govbus.gateway.subscriptions import (
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Background work starts with the server and stops, in reverse order, with it."""
+    settings: GatewaySettings = app.state.settings
     async with AsyncExitStack() as background:
         # First in, last out: the parts that write audit records stop before it is flushed.
         await background.enter_async_context(audit_running(app.state.audit))
         await background.enter_async_context(
-            subscription_sweeper(
-                app.state.subscriptions, app.state.settings.subscription_sweep_seconds
-            )
+            subscription_sweeper(app.state.subscriptions, settings.subscription_sweep_seconds)
         )
         background.callback(app.state.lookups.reader.close)
         background.callback(app.state.lookup_audit.close)  # (callbacks run last-in first)
+        app.state.acls = None
+        if settings.gateway_acls:  # the Kafka ACLs follow the grants: each change wakes it
+            principals = app.state.principals
+            app.state.acls = gateway_reconciler(
+                settings,
+                app.state.catalog,
+                app.state.subscriptions.active_grants,
+                app.state.audit,
+                users=lambda: department_users(principals.principals()),
+            )
+            app.state.subscriptions.on_change(app.state.acls.wake)
+            app.state.acls.start(settings.gateway_acl_interval_seconds)
+            background.callback(app.state.acls.stop)
         yield
 
 

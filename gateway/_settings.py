@@ -23,6 +23,13 @@ class GatewaySettings(Settings):
     gateway_token_key_file: Path | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081
+    # Keep the broker's ACLs in step with the grants (a secured broker; the GOVBUS_SASL_*
+    # user must be a super user or hold ALTER on the cluster). Off: no reconciler runs.
+    gateway_acls: bool = False
+    gateway_acl_interval_seconds: float = 1.0
+    # The store sync's SASL user and group: it reads every base topic raw.
+    gateway_sync_kafka_user: str | None = None
+    gateway_sync_group: str = "base-store"
     # Requests a second per principal (and the burst above it); 429 with Retry-After beyond.
     gateway_rate_per_second: float = 50.0
     gateway_rate_burst: int = 200

@@ -97,6 +97,7 @@ from govbus._serde import (
 )
 from govbus._settings import SettingOrigin, Settings, env_name, get_settings
 from govbus._sharing import (
+    VIEW_TOPIC_PREFIX,
     Disclosure,
     DisclosureKind,
     GrantPolicy,
@@ -105,6 +106,7 @@ from govbus._sharing import (
     field_disclosure,
     grant_disclosure,
     request_verdict,
+    view_topic_name,
 )
 from govbus._storable_text import check_storable_text, unstorable_part
 from govbus._topics import catalog_topics, ensure_catalog_topics
@@ -119,6 +121,7 @@ from govbus._validation import (
 
 __all__ = [
     "EVENT_TYPES",
+    "VIEW_TOPIC_PREFIX",
     "Catalog",
     "CatalogEntry",
     "Category",
@@ -220,5 +223,6 @@ __all__ = [
     "validate_citizen_id",
     "validate_event",
     "validate_uscc",
+    "view_topic_name",
     "write_local_env",
 ]

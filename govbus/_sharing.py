@@ -14,6 +14,8 @@ and applies its answer; none keeps its own copy of the rules. In the default vie
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +25,7 @@ from govbus._catalog import MaskRule, Resource, Sensitivity, SharingType
 WITHHELD_NOT_SHARED = "<withheld: not shared>"
 WITHHELD_NOT_IN_CATALOG = "<withheld: not in the catalog>"
 WITHHELD_NOT_GRANTED = "<withheld: not granted>"
+VIEW_TOPIC_PREFIX = "govbus.view."
 
 _FULL_MASK = MaskRule()
 _PRIVATE = frozenset({Sensitivity.PERSONAL, Sensitivity.SENSITIVE})
@@ -141,8 +144,24 @@ class GrantPolicy:
             for name, d in sorted(self.delivered.items())
         )
 
+    @property
+    def view_topic(self) -> str:
+        """`govbus.view.<resource code lower>.<short hash>`: the topic a grant that may not
+        read the raw topic reads. One per (resource, view_signature): the ACLs and the
+        projector both take the name from here."""
+        return view_topic_name(self.resource.code, self.view_signature)
+
     def disclosure(self, field: str) -> Disclosure:
         return self.delivered.get(field) or _withheld_outside_grant(self.resource, field)
+
+
+def view_topic_name(
+    resource_code: str, signature: tuple[tuple[str, tuple[int, int] | None, bool], ...]
+) -> str:
+    """The view topic of a signature: 12 hex digits (48 bits) of its canonical JSON's SHA-256."""
+    canonical = json.dumps(signature, separators=(",", ":"), ensure_ascii=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return f"{VIEW_TOPIC_PREFIX}{resource_code.lower()}.{digest}"
 
 
 def _withheld_outside_grant(resource: Resource, field: str) -> Disclosure:

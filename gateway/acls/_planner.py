@@ -35,7 +35,7 @@ from typing import Literal, Protocol
 
 from govbus import Catalog, grant_disclosure
 
-Delivery = Literal["kafka", "http", "lookup"]
+Delivery = Literal["kafka", "http", "lookup", "verify"]  # as the subscriptions' Delivery
 ResourceKind = Literal["TOPIC", "GROUP"]
 PatternKind = Literal["LITERAL", "PREFIXED"]
 Operation = Literal["READ", "WRITE", "DESCRIBE"]

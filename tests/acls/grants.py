@@ -18,7 +18,7 @@ class FakeGrant:
     resource: str
     fields: tuple[str, ...]
     department: str = "BANK01"
-    delivery: Literal["kafka", "http", "lookup"] = "kafka"
+    delivery: Literal["kafka", "http", "lookup", "verify"] = "kafka"
     id: str = "g-1"
     subscriber: str = "bank01-app"
     approved_at: datetime = T0

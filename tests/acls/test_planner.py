@@ -72,6 +72,7 @@ def view(catalog: Catalog, code: str, fields: tuple[str, ...]) -> str:
             "",
         ),
         ("lookups: no Kafka ACL", FakeGrant("BR-PERSON", ("name",), delivery="lookup"), ""),
+        ("claim checks: no Kafka ACL", FakeGrant("BR-PERSON", ("name",), delivery="verify"), ""),
         (
             "expired: nothing",
             FakeGrant("BR-LEGAL-ENTITY", ("name",), expires_at=NOW - timedelta(seconds=1)),

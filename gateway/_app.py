@@ -98,6 +98,9 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
         app.state.subscriptions,
         app.state.lookup_audit,
         settings.pseudonym_key.get_secret_value().encode(),
+        on_event_loop=all(
+            url.startswith("sqlite:") for url in (settings.store_url, settings.gateway_db)
+        ),
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)

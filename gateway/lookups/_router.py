@@ -1,10 +1,13 @@
 """Lookup and claim-check routes. All need the subscriber role and an active grant; the
 service decides what leaves. The access log records these routes' templates only.
 
-The handlers run on the event loop: the service's work is short (a grant query, one store
-read of a few indexed rows), and its audit records are then awaited in a group commit
-(`GroupCommit.append_async`) that holds no thread. Under load that avoids a thread per
-waiting request contending for the GIL, which made the thread pool the bottleneck.
+The service's work (a grant query, one store read) runs on the event loop when both
+databases are local SQLite files (a read of a few indexed rows, no network), else in the
+thread pool (a PostgreSQL server slow to answer must not stall the whole gateway). Its audit
+records are then awaited in a group commit (`GroupCommit.append_async`) that holds no
+thread: a thread per request waiting for its commit, contending for the GIL, was the
+bottleneck, and the thread hop itself costs about 1.7x in throughput here
+(docs/benchmarks.md, "Lookups").
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Body, Depends, Path, Request
 
 from govbus import EntityKind
 from govbus.gateway._auth import Principal, require_role
 from govbus.gateway._errors import error_responses
-from govbus.gateway.audit import GroupCommit
+from govbus.gateway.audit import AuditRecord, GroupCommit
 from govbus.gateway.lookups._models import (
     BatchAnswer,
     BatchRequest,
@@ -48,11 +52,19 @@ async def _audited(request: Request, work: Callable[[LookupService], T]) -> T:
     """`work`'s answer (or refusal), once its audit records are committed."""
     service: LookupService = request.app.state.lookups
     group: GroupCommit = request.app.state.lookup_audit
-    with service.collecting_audit() as records:
-        try:
-            return work(service)
-        finally:
-            await group.append_async(records)
+    collected: list[AuditRecord] = []
+
+    def run() -> T:
+        with service.collecting_audit() as records:
+            try:
+                return work(service)
+            finally:
+                collected.extend(records)
+
+    try:
+        return run() if service.on_event_loop else await anyio.to_thread.run_sync(run)
+    finally:
+        await group.append_async(collected)
 
 
 @lookups_router.get("/persons/{id_number}", responses=_LOOKUP)

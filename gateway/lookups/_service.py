@@ -91,6 +91,7 @@ class LookupService:
         pseudonym_key: bytes,
         *,
         clock: Callable[[], datetime] = utc_now,
+        on_event_loop: bool = False,
     ) -> None:
         self.reader = reader
         self.catalog = catalog
@@ -98,6 +99,8 @@ class LookupService:
         self.audit = audit
         self.pseudonym_key = pseudonym_key
         self.clock = clock
+        # True: the routes call it on the event loop (its databases are local files).
+        self.on_event_loop = on_event_loop
         self.certificates = CertificateChecks(self)
 
     # --- grants and the store ------------------------------------------------------------

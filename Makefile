@@ -50,7 +50,8 @@ bench: system-deps setup
 	$(BIN)/python -m bench.serde && \
 	$(BIN)/python -m bench.publish && \
 	$(BIN)/python -m bench.decode && \
-	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.sync && \
+	$(BIN)/python -m bench.lookups
 
 bench-down: $(STAMP)
 	-$(BIN)/govbus dev kafka down --name bench

@@ -291,13 +291,22 @@ def record_sql(kind: EntityKind, placeholder: str) -> tuple[str, tuple[str, ...]
     Returns the SELECT and the value and stamped field names; the row is `deleted,
     updated_at, holder_known (NULL unless a certificate), values..., seqs..., srcs...`.
     """
+    return records_sql(kind, f"= {placeholder}", keyed=False)
+
+
+def records_sql(
+    kind: EntityKind, match: str, *, keyed: bool = True
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """`record_sql` for the keys `match` selects (`entity_key <match>`, e.g. `= ANY(%s)`);
+    `keyed`: each row starts with its `entity_key`, then `record_sql`'s columns."""
     names = tuple(columns(kind))
     stamped = (*names, RECORD_FIELD)
     holder = "holder_known" if kind is EntityKind.CERTIFICATE else "NULL"
     sql = (
-        f"SELECT deleted, updated_at, {holder}, {', '.join(names)}, "
+        f"SELECT {'entity_key, ' if keyed else ''}deleted, updated_at, {holder}, "
+        f"{', '.join(names)}, "
         f"{', '.join(seq(n) for n in stamped)}, {', '.join(src(n) for n in stamped)} "
-        f"FROM {TABLES[kind]} WHERE entity_key = {placeholder}"
+        f"FROM {TABLES[kind]} WHERE entity_key {match}"
     )
     return sql, names, stamped
 

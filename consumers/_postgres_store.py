@@ -277,6 +277,24 @@ class _PostgresWriter:
                 )
 
 
+def postgres_record(
+    kind: EntityKind, key: str, row: Sequence[Any], names: Sequence[str], stamped: Sequence[str]
+) -> StoredRecord:
+    """A row of `record_sql` as a StoredRecord (psycopg has decoded the types)."""
+    seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
+    return StoredRecord(
+        entity=kind,
+        key=key,
+        values=dict(zip(names, row[3:seqs], strict=True)),
+        deleted=row[0],
+        updated_at=row[1],
+        holder_known=row[2],
+        provenance=field_provenance(
+            kind, key, stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
+        ),
+    )
+
+
 class PostgresStore:
     """The store in PostgreSQL; any number of sync instances may share it."""
 
@@ -370,20 +388,7 @@ class PostgresStore:
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         sql, names, stamped = record_sql(kind, "%s")
         row = self._live().execute(sql, (key,)).fetchone()
-        if row is None:
-            return None
-        seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
-        return StoredRecord(
-            entity=kind,
-            key=key,
-            values=dict(zip(names, row[3:seqs], strict=True)),
-            deleted=row[0],
-            updated_at=row[1],
-            holder_known=row[2],
-            provenance=field_provenance(
-                kind, key, stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
-            ),
-        )
+        return None if row is None else postgres_record(kind, key, row, names, stamped)
 
     def count(self, kind: EntityKind) -> int:
         row = self._live().execute(f"SELECT count(*) FROM {TABLES[kind]}").fetchone()

@@ -250,6 +250,24 @@ class _SqliteWriter:
                 )
 
 
+def sqlite_record(
+    kind: EntityKind, key: str, row: Sequence[Any], names: Sequence[str], stamped: Sequence[str]
+) -> StoredRecord:
+    """A row of `record_sql` (SQLite's text types decoded) as a StoredRecord."""
+    cols = columns(kind)
+    seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
+    stamps = stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
+    return StoredRecord(
+        entity=kind,
+        key=key,
+        values={n: _from_db(v, cols[n]) for n, v in zip(names, row[3:seqs], strict=True)},
+        deleted=bool(row[0]),
+        updated_at=datetime.fromisoformat(row[1]),
+        holder_known=None if row[2] is None else bool(row[2]),
+        provenance=field_provenance(kind, key, stamps),
+    )
+
+
 class SqliteStore:
     """The store in one SQLite file; several processes may share it (WAL, busy timeout)."""
 
@@ -326,20 +344,7 @@ class SqliteStore:
     def record(self, kind: EntityKind, key: str) -> StoredRecord | None:
         sql, names, stamped = record_sql(kind, "?")
         row = self._conn.execute(sql, (key,)).fetchone()
-        if row is None:
-            return None
-        cols = columns(kind)
-        seqs, srcs = 3 + len(names), 3 + len(names) + len(stamped)
-        stamps = stamps_from_columns(stamped, row[seqs:srcs], row[srcs:])
-        return StoredRecord(
-            entity=kind,
-            key=key,
-            values={n: _from_db(v, cols[n]) for n, v in zip(names, row[3:seqs], strict=True)},
-            deleted=bool(row[0]),
-            updated_at=datetime.fromisoformat(row[1]),
-            holder_known=None if row[2] is None else bool(row[2]),
-            provenance=field_provenance(kind, key, stamps),
-        )
+        return None if row is None else sqlite_record(kind, key, row, names, stamped)
 
     def count(self, kind: EntityKind) -> int:
         (n,) = self._conn.execute(f"SELECT count(*) FROM {TABLES[kind]}").fetchone()

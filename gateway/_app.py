@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from govbus import load_catalog
+from govbus.consumers import open_store_reader
 from govbus.gateway._access_log import scrub_access_log
 from govbus.gateway._body_limits import BodyLimitMiddleware
 from govbus.gateway._db import open_database
@@ -21,8 +22,10 @@ from govbus.gateway._openapi import install_openapi
 from govbus.gateway._rate_limit import RateLimiter
 from govbus.gateway._routes import RouteTable
 from govbus.gateway._settings import GatewaySettings
-from govbus.gateway.audit import audit_router, audit_running, open_audit_log
+from govbus.gateway.acls import department_users, gateway_reconciler
+from govbus.gateway.audit import GroupCommit, audit_router, audit_running, open_audit_log
 from govbus.gateway.catalog import CatalogStore, catalog_router
+from govbus.gateway.lookups import LookupService, lookups_router
 from govbus.gateway.principals import (
     PrincipalStore,
     credentials_seed,
@@ -41,14 +44,28 @@ from govbus.gateway.views import keep_views_file
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Background work starts with the server and stops, in reverse order, with it."""
+    settings: GatewaySettings = app.state.settings
     async with AsyncExitStack() as background:
         # First in, last out: the parts that write audit records stop before it is flushed.
         await background.enter_async_context(audit_running(app.state.audit))
         await background.enter_async_context(
-            subscription_sweeper(
-                app.state.subscriptions, app.state.settings.subscription_sweep_seconds
-            )
+            subscription_sweeper(app.state.subscriptions, settings.subscription_sweep_seconds)
         )
+        background.callback(app.state.lookups.reader.close)
+        background.callback(app.state.lookup_audit.close)  # (callbacks run last-in first)
+        app.state.acls = None
+        if settings.gateway_acls:  # the Kafka ACLs follow the grants: each change wakes it
+            principals = app.state.principals
+            app.state.acls = gateway_reconciler(
+                settings,
+                app.state.catalog,
+                app.state.subscriptions.active_grants,
+                app.state.audit,
+                users=lambda: department_users(principals.principals()),
+            )
+            app.state.subscriptions.on_change(app.state.acls.wake)
+            app.state.acls.start(settings.gateway_acl_interval_seconds)
+            background.callback(app.state.acls.stop)
         yield
 
 
@@ -77,6 +94,19 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
             app.state.catalog, app.state.subscriptions, settings.gateway_views_file, app.state.audit
         )
     app.state.catalog_store = CatalogStore.from_settings(settings)
+    # Read-only and pooled, opened on first use: the store may not exist yet at startup.
+    # Every lookup is audited before it is answered, its entry group-committed with others.
+    app.state.lookup_audit = GroupCommit(app.state.audit)
+    app.state.lookups = LookupService(
+        open_store_reader(settings.store_url, pool_size=settings.store_read_pool_size),
+        app.state.catalog,
+        app.state.subscriptions,
+        app.state.lookup_audit,
+        settings.pseudonym_key.get_secret_value().encode(),
+        on_event_loop=all(
+            url.startswith("sqlite:") for url in (settings.store_url, settings.gateway_db)
+        ),
+    )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     # Added last, so outermost: a caller is authenticated before any body is read.
@@ -93,6 +123,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
     app.include_router(principals_router)
     app.include_router(subscriptions_router)
     app.include_router(audit_router)
+    app.include_router(lookups_router)
     for router in extra_routers:
         app.include_router(router)
 

@@ -12,7 +12,6 @@ verdict (and authenticate themselves in an app without the guard).
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
@@ -129,7 +128,7 @@ def checks_a_password(header: str) -> bool:
         return not value.startswith("gbt_")
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not ASCII (str input), not UTF-8: no password
         return False
     return not decoded.partition(":")[2].startswith("gbt_")
 
@@ -141,7 +140,7 @@ def authenticate_header(authenticator: Authenticator, header: str) -> Principal 
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, non-ASCII text, UnicodeDecodeError
             return None
         name, sep, secret = decoded.partition(":")
         return authenticator.authenticate_password(name, secret).principal if sep else None

@@ -23,12 +23,22 @@ class GatewaySettings(Settings):
     gateway_token_key_file: Path | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8081
+    # Keep the broker's ACLs in step with the grants (a secured broker; the GOVBUS_SASL_*
+    # user must be a super user or hold ALTER on the cluster). Off: no reconciler runs.
+    gateway_acls: bool = False
+    gateway_acl_interval_seconds: float = 1.0
+    # The store sync's SASL user and group: it reads every base topic raw.
+    gateway_sync_kafka_user: str | None = None
+    gateway_sync_group: str = "base-store"
     # Requests a second per principal (and the burst above it); 429 with Retry-After beyond.
     gateway_rate_per_second: float = 50.0
     gateway_rate_burst: int = 200
     # Failed authentications a minute per client address (and the burst); then 429.
     gateway_auth_failures_per_minute: float = 30.0
     gateway_auth_failures_burst: int = 20
+    # Connections of the lookups' read-only pool on a PostgreSQL store (GOVBUS_STORE_URL);
+    # a SQLite store gets one read-only connection per server thread instead.
+    store_read_pool_size: int = Field(default=8, ge=1)
     # Seconds between sweeps that record subscription escalations and expiries.
     subscription_sweep_seconds: float = 1.0
     # The views file `govbus project --views` reads, rewritten on every grant change; unset:

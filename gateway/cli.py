@@ -10,6 +10,7 @@ import typer
 
 from govbus.gateway._audit_cli import audit_app
 from govbus.gateway._settings import GatewaySettings
+from govbus.gateway.acls_cli import acls_app
 from govbus.gateway.views_cli import views_app
 
 if TYPE_CHECKING:  # the CLI root loads every role's commands: keep fastapi out of its start
@@ -144,5 +145,6 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(gateway_app)
     app.add_typer(audit_app)
+    admin_app.add_typer(acls_app)
     admin_app.add_typer(views_app)
     app.add_typer(admin_app)  # merged with the other roles' `admin` commands by the root

@@ -1,4 +1,4 @@
-"""`govbus relay`, `govbus publish` and `govbus admin acls sync`."""
+"""`govbus relay`, `govbus publish` and `govbus admin topics ensure`."""
 
 from __future__ import annotations
 
@@ -104,8 +104,6 @@ def publish(
 
 
 admin_app = typer.Typer(name="admin", help="Platform administration.", no_args_is_help=True)
-acls_app = typer.Typer(name="acls", help="Kafka ACLs derived from the catalog.")
-admin_app.add_typer(acls_app)
 topics_app = typer.Typer(name="topics", help="The catalog's Kafka topics.")
 admin_app.add_typer(topics_app)
 
@@ -132,20 +130,6 @@ def topics_ensure(
         replication_factor=replication_factor,
     )
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none needed'}")
-
-
-@acls_app.command("sync")
-def acls_sync(
-    dry_run: Annotated[bool, typer.Option(help="Print the plan, change nothing")] = False,
-    principal_template: Annotated[
-        str, typer.Option(help="Kafka principal of a department; {code} is its code")
-    ] = "User:{code}",
-    lowercase: Annotated[bool, typer.Option(help="Lower-case department codes")] = True,
-) -> None:
-    """Allow each department WRITE (and DESCRIBE) only on topics it is an authority for."""
-    from govbus.producers._acls_cli import acls_sync_command
-
-    acls_sync_command(dry_run=dry_run, principal_template=principal_template, lowercase=lowercase)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ checkpoints, mirrored to Kafka. `MemoryAuditLog` stays for unit tests.
 
 from govbus.gateway.audit._chain import GENESIS_HASH, ChainEntry, Checkpoint, next_entry
 from govbus.gateway.audit._check import ChainReport, check_chain
+from govbus.gateway.audit._group import GroupCommit
 from govbus.gateway.audit._guard import guard_record
 from govbus.gateway.audit._kafka import READER_GROUP_PREFIX, TOPIC_CONFIG, encode_item, read_topic
 from govbus.gateway.audit._log import ChainedAuditLog
@@ -45,6 +46,7 @@ __all__ = [
     "ChainedAuditLog",
     "Checkpoint",
     "CheckpointSigner",
+    "GroupCommit",
     "KafkaMirror",
     "MemoryAuditLog",
     "audit_key_path",

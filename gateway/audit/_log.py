@@ -7,6 +7,7 @@ Checkpoints fall due every `checkpoint_every` entries (signed inside the append)
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import structlog
 
@@ -48,6 +49,15 @@ class ChainedAuditLog:
         if self.mirror is not None:
             self.mirror.wake()
         return entry
+
+    def append_many(self, records: Sequence[AuditRecord]) -> list[ChainEntry]:
+        """Several records in one transaction (see `GroupCommit`)."""
+        entries = self.store.append_many(
+            [guard_record(r) for r in records], now_at, self.signer.sign, self.checkpoint_every
+        )
+        if self.mirror is not None:
+            self.mirror.wake()
+        return entries
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the head now, if it moved since the last checkpoint."""

@@ -9,7 +9,7 @@ due is written in the same transaction as the entry it signs.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 from govbus.gateway._db import Database, Row, Transaction
@@ -69,6 +69,26 @@ def _entry(row: Row) -> ChainEntry:
     )
 
 
+_ROWS_A_STATEMENT = 500  # x 12 parameters: under SQLite's 32766
+
+
+def _entry_row(entry: ChainEntry) -> tuple[Any, ...]:
+    return (
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.resource,
+        json.dumps(list(entry.fields), ensure_ascii=False),
+        entry.records,
+        entry.target,
+        entry.reason,
+        entry.outcome,
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
 def _checkpoint(row: Row) -> Checkpoint:
     return Checkpoint(seq=int(row[0]), hash=row[1], at=row[2], key_id=row[3], signature=row[4])
 
@@ -101,29 +121,37 @@ class AuditStore:
 
         The time is read under the write lock, so `at` never goes back as `seq` goes up (on
         one clock)."""
+        return self.append_many([record], clock, sign, every)[0]
+
+    def append_many(
+        self, records: Sequence[AuditRecord], clock: Callable[[], str], sign: Sign, every: int
+    ) -> list[ChainEntry]:
+        """`append` for several records, chained in order in one transaction (a group
+        commit); each checkpoint that falls due on the way is written in it too."""
+        entries: list[ChainEntry] = []
+        checkpoints: list[Checkpoint] = []
         with self.db.transaction(write=True) as tx:
-            entry = next_entry(_head(tx), clock(), record)
-            tx.execute(
-                f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.seq,
-                    entry.at,
-                    entry.actor,
-                    entry.action,
-                    entry.resource,
-                    json.dumps(list(entry.fields), ensure_ascii=False),
-                    entry.records,
-                    entry.target,
-                    entry.reason,
-                    entry.outcome,
-                    entry.prev_hash,
-                    entry.hash,
-                ),
-            )
-            if entry.seq - _last_checkpoint_seq(tx) >= every:
-                _insert_checkpoint(tx, sign(entry.seq, entry.hash))
-        return entry
+            head = _head(tx)
+            signed = _last_checkpoint_seq(tx)
+            for record in records:
+                entry = next_entry(head, clock(), record)
+                if entry.seq - signed >= every:
+                    checkpoints.append(sign(entry.seq, entry.hash))
+                    signed = entry.seq
+                head = (entry.seq, entry.hash)
+                entries.append(entry)
+            # One statement a group (one round trip, one release of the GIL), in chunks
+            # that stay under SQLite's bound-parameter limit.
+            for start in range(0, len(entries), _ROWS_A_STATEMENT):
+                chunk = entries[start : start + _ROWS_A_STATEMENT]
+                marks = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in chunk)
+                tx.execute(
+                    f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) VALUES {marks}",
+                    [value for entry in chunk for value in _entry_row(entry)],
+                )
+            for checkpoint in checkpoints:
+                _insert_checkpoint(tx, checkpoint)
+        return entries
 
     def checkpoint_head(self, sign: Sign) -> Checkpoint | None:
         """Sign the head if entries were appended since the last checkpoint."""

@@ -10,7 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from govbus.gateway.subscriptions._calendar import DeadlineBasis
 from govbus.gateway.subscriptions._states import State
 
-Delivery = Literal["kafka", "http", "lookup"]
+# `verify`: claim checks only (true/false answers, no values), e.g. a bank verifying a
+# marital status it may not read; decided by the same request rules as the others.
+Delivery = Literal["kafka", "http", "lookup", "verify"]
 LAST_EXPIRY = date(2199, 12, 31)  # date arithmetic near year 9999 overflows (a 500)
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ResourceCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9-]{0,63}$")]

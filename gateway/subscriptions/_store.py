@@ -57,7 +57,30 @@ _V1 = (
         PRIMARY KEY (subscription_id, seq)
     )""",
 )
-_MIGRATIONS = (_V1,)
+_DELIVERY_CHECK = "delivery IN ('kafka', 'http', 'lookup')"
+_DELIVERY_CHECK_V2 = "delivery IN ('kafka', 'http', 'lookup', 'verify')"
+# v2: the `verify` delivery (claim checks only; docs/gateway.md, "Lookups and claim checks").
+# PostgreSQL swaps the column's CHECK; SQLite cannot, so it rebuilds the table, with foreign
+# keys deferred: the rows are back under the same ids before the commit checks them.
+_V2_POSTGRES = (
+    "ALTER TABLE subscriptions DROP CONSTRAINT subscriptions_delivery_check",
+    f"ALTER TABLE subscriptions ADD CONSTRAINT subscriptions_delivery_check "
+    f"CHECK ({_DELIVERY_CHECK_V2})",
+)
+_V2_SQLITE = (
+    "PRAGMA defer_foreign_keys = ON",
+    "CREATE TABLE subscriptions_v1 AS SELECT * FROM subscriptions",
+    "DROP TABLE subscriptions",
+    _V1[0].replace(_DELIVERY_CHECK, _DELIVERY_CHECK_V2),
+    "INSERT INTO subscriptions SELECT * FROM subscriptions_v1",
+    "DROP TABLE subscriptions_v1",
+    *_V1[1:4],
+)
+
+
+def _migrations(db: Database) -> tuple[tuple[str, ...], ...]:
+    return (_V1, _V2_SQLITE if db.url.startswith("sqlite") else _V2_POSTGRES)
+
 
 _COLUMNS = (
     "id, subscriber, department, resource, provider, requested_fields, granted_fields, "
@@ -128,7 +151,7 @@ def _opt(moment: datetime | None) -> str | None:
 class SubscriptionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        migrate(db, "subscriptions", _MIGRATIONS)
+        migrate(db, "subscriptions", _migrations(db))
 
     def insert(self, tx: Transaction, sub: StoredSubscription, first: Transition) -> None:
         tx.execute(

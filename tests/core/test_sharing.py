@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from govbus import (
@@ -157,3 +159,14 @@ def test_grants_of_the_same_fields_share_a_view_signature(catalog: Catalog) -> N
     one = grant_disclosure(person, ["name", "sex"]).view_signature
     assert one == grant_disclosure(person, ["sex", "name", "phone"]).view_signature
     assert one != grant_disclosure(person, ["name"]).view_signature
+
+
+def test_a_view_topic_is_named_by_resource_and_signature(catalog: Catalog) -> None:
+    person = catalog.resource("BR-PERSON")
+    topic = grant_disclosure(person, ["name", "sex"]).view_topic
+    assert re.fullmatch(r"govbus\.view\.br-person\.[0-9a-f]{12}", topic)
+    # phone is not shared: asking for it changes nothing delivered, hence not the view
+    assert topic == grant_disclosure(person, ["sex", "name", "phone"]).view_topic
+    assert topic != grant_disclosure(person, ["name"]).view_topic
+    legal = catalog.resource("BR-LEGAL-ENTITY")
+    assert grant_disclosure(legal, ["name"]).view_topic.startswith("govbus.view.br-legal-entity.")

@@ -60,14 +60,17 @@ def test_access_lines_name_routes_without_path_values_or_queries(
         assert client.get(f"/subjects/{CITIZEN_ID}/versions?who={CITIZEN_ID}").status_code == 404
         assert client.get(f"/v1/catalog/{CITIZEN_ID}").status_code == 404
         assert client.get("/v1/catalog?page=13912345678").status_code == 200
-        assert client.get(f"/v1/persons/{CITIZEN_ID}").status_code == 404  # no such route yet
+        # A lookup route (no base store here: 503) and a path no route serves.
+        assert client.get(f"/v1/persons/{CITIZEN_ID}").status_code == 503
+        assert client.get(f"/v1/people/{CITIZEN_ID}").status_code == 404
     deadline = time.monotonic() + 5
-    while len(lines.lines) < 4 and time.monotonic() < deadline:
+    while len(lines.lines) < 5 and time.monotonic() < deadline:
         time.sleep(0.02)
     text = "\n".join(lines.lines)
-    assert len(lines.lines) == 4, text
+    assert len(lines.lines) == 5, text
     assert CITIZEN_ID not in text and "13912345678" not in text and "?" not in text
     assert '"GET /subjects/{subject}/versions HTTP/1.1" 404' in text
     assert '"GET /v1/catalog/{resource} HTTP/1.1" 404' in text
     assert '"GET /v1/catalog HTTP/1.1" 200' in text
     assert '"GET (no route) HTTP/1.1" 404' in text
+    assert '"GET /v1/persons/{id_number} HTTP/1.1" 503' in text

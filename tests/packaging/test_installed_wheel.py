@@ -170,10 +170,18 @@ def test_installed_govbus_reads_its_own_schemas_outside_the_checkout(
     assert "nowhere" in missing.stdout + missing.stderr
 
 
-def test_the_installed_gateway_refuses_to_start_without_credentials(
+def test_the_installed_gateway_refuses_to_start_without_its_secrets(
     installed: InstalledVenv,
 ) -> None:
+    # Outside a checkout nothing secret is made up: the audit key first, then credentials.
     refused = installed.run("govbus", "gateway", "serve", "--port", "1", check=False)
+    assert refused.returncode == 2
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error AUDIT_KEY_MISSING: ") and "govbus audit keygen" in line
+
+    installed.run("govbus", "audit", "keygen", "audit.pem")
+    keyed = {"GOVBUS_AUDIT_SIGNING_KEY": str(installed.workdir / "audit.pem")}
+    refused = installed.run("govbus", "gateway", "serve", "--port", "1", env=keyed, check=False)
     assert refused.returncode == 2
     [line] = refused.stderr.strip().splitlines()
     assert line.startswith("error CREDENTIALS_MISSING: ")

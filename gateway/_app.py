@@ -93,7 +93,7 @@ def create_app(settings: GatewaySettings, extra_routers: Sequence[APIRouter] = (
         keep_views_file(
             app.state.catalog, app.state.subscriptions, settings.gateway_views_file, app.state.audit
         )
-    app.state.catalog_store = CatalogStore.from_settings(settings)
+    app.state.catalog_store = CatalogStore(app.state.catalog)
     # Read-only and pooled, opened on first use: the store may not exist yet at startup.
     # Every lookup is audited before it is answered, its entry group-committed with others.
     app.state.lookup_audit = GroupCommit(app.state.audit)

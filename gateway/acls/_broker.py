@@ -26,8 +26,9 @@ _KINDS = ("TOPIC", "GROUP")
 _PATTERNS = ("LITERAL", "PREFIXED")
 
 
-def _binding(acl: KafkaAcl) -> AclBinding:
-    return AclBinding(
+def _pattern(acl: KafkaAcl) -> tuple[Any, ...]:
+    """The arguments AclBinding and AclBindingFilter share: one ALLOW entry, any host."""
+    return (
         ResourceType[acl.resource_type],
         acl.name,
         ResourcePatternType[acl.pattern],
@@ -36,18 +37,14 @@ def _binding(acl: KafkaAcl) -> AclBinding:
         AclOperation[acl.operation],
         AclPermissionType.ALLOW,
     )
+
+
+def _binding(acl: KafkaAcl) -> AclBinding:
+    return AclBinding(*_pattern(acl))
 
 
 def _filter(acl: KafkaAcl) -> AclBindingFilter:
-    return AclBindingFilter(
-        ResourceType[acl.resource_type],
-        acl.name,
-        ResourcePatternType[acl.pattern],
-        acl.principal,
-        "*",
-        AclOperation[acl.operation],
-        AclPermissionType.ALLOW,
-    )
+    return AclBindingFilter(*_pattern(acl))
 
 
 def read_acls(admin: AdminClient, timeout: float = 10.0) -> set[KafkaAcl]:

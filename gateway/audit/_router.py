@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from govbus import Catalog
 from govbus.gateway._auth import Principal, current_principal
 from govbus.gateway.audit._log import ChainedAuditLog
-from govbus.gateway.audit._service import MAX_PAGE, AuditPage, audit_page, catalog_at
+from govbus.gateway.audit._service import MAX_PAGE, AuditPage, audit_page
 
 audit_router = APIRouter(tags=["audit"])
 
@@ -28,7 +29,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AuditPage:
     log: ChainedAuditLog = request.app.state.audit
-    catalog = catalog_at(request.app.state.settings.schemas_dir / "catalog.yaml")
+    catalog: Catalog = request.app.state.catalog  # loaded once, in create_app
     return audit_page(
         log.store, principal, catalog, resource=resource, since=since, after=after, limit=limit
     )

@@ -7,12 +7,10 @@ provides (who accessed them, which fields, how many records); anyone else is ref
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from govbus import Catalog, load_catalog
+from govbus import Catalog
 from govbus.gateway._auth import Principal
 from govbus.gateway._errors import ApiError
 from govbus.gateway.audit._chain import ChainEntry, format_at
@@ -28,11 +26,6 @@ class AuditPage(BaseModel):
     next_after: int | None = Field(
         description="pass as `after` for the next page; null when this is the last page"
     )
-
-
-@lru_cache(maxsize=4)
-def catalog_at(path: Path) -> Catalog:
-    return load_catalog(path)
 
 
 def readable_resources(principal: Principal, catalog: Catalog) -> set[str] | None:

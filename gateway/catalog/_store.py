@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from govbus import Catalog, CatalogEntry, Settings, catalog_entries, load_catalog
+from govbus import Catalog, CatalogEntry, catalog_entries
 
 
 class CatalogStore:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._entries = {entry.code: entry for entry in catalog_entries(catalog)}
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> CatalogStore:
-        directory: Path = settings.schemas_dir
-        return cls(load_catalog(directory / "catalog.yaml"))
 
     def entries(self) -> list[CatalogEntry]:
         return list(self._entries.values())
